@@ -1,0 +1,384 @@
+"""Reading and writing dataset folders.
+
+A dataset is a folder holding ``dataset.json`` (see :mod:`omnimaint.data.manifest`), one Parquet file
+per canonical table and blob folders (``frames/``). :class:`DatasetWriter` builds a dataset in a
+hidden sibling folder, chunk by chunk (memory stays bounded for large plants), checks it, and only
+then renames it into place: a crash mid-write never leaves a half dataset that loads.
+:class:`Dataset` reads tables lazily, validates each on first read and returns it sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from omnimaint.data.manifest import MANIFEST_FILE, Manifest, TableInfo, read_manifest, write_manifest
+from omnimaint.data.schema import TABLES, ColumnKind, TableSpec
+from omnimaint.data.validation import ValidationContext, normalize_table, sort_table
+from omnimaint.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+FRAMES_DIR = "frames"
+_BATCH_ROWS = 4096
+
+
+def _to_arrow(rows: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(rows, pa.Table):
+        return rows
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    # from_pandas turns NaN into null; keep NaN so that it is reported as NaN, not as a missing value.
+    for name in rows.columns:
+        if pd.api.types.is_float_dtype(rows[name].dtype):
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, pa.array(rows[name].to_numpy(), type=pa.float64()))
+    return table
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _read_columns(path: Path, columns: list[str] | None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _list_columns(spec: TableSpec) -> list[str]:
+    return [c.name for c in spec.columns if c.kind is ColumnKind.FLOAT_LIST]
+
+
+def read_table_file(
+    path: Path,
+    spec: TableSpec,
+    *,
+    asset_ids: frozenset[str] | None,
+    root: Path | None,
+    expected_rows: int | None = None,
+) -> pa.Table:
+    """Read, check and sort one table file.
+
+    Large list columns (waveform samples) are checked batch by batch, so a malformed burst is reported
+    with its row without holding two copies of the table.
+
+    Raises:
+        DatasetError: if the file cannot be read or breaks any rule of its table.
+    """
+    parquet = _open_parquet(path)
+    present = parquet.schema_arrow.names
+    rows = parquet.metadata.num_rows
+    if expected_rows is not None and rows != expected_rows:
+        raise DatasetError(
+            f"{path}: holds {rows} rows but {MANIFEST_FILE} records {expected_rows} (truncated or replaced file?)"
+        )
+    list_cols = [c for c in _list_columns(spec) if c in present]
+    scalar_cols = [name for name in present if name not in list_cols]
+    ctx = ValidationContext(source=str(path), asset_ids=asset_ids, root=root)
+    scalar_names = [c.name for c in spec.columns if c.name not in list_cols]
+    table = normalize_table(_read_columns(path, scalar_cols), spec, ctx, columns=scalar_names)
+    if list_cols:
+        checked: list[pa.Table] = []
+        offset = 0
+        try:
+            batches = list(parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list_cols))
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+        for batch in batches:
+            part_ctx = ValidationContext(source=str(path), row_offset=offset)
+            checked.append(normalize_table(pa.Table.from_batches([batch]), spec, part_ctx, columns=list_cols))
+            offset += batch.num_rows
+        lists = pa.concat_tables(checked) if checked else pa.table({c: pa.array([], spec.column(c).arrow_type) for c in list_cols})
+        for name in list_cols:
+            table = table.append_column(pa.field(name, spec.column(name).arrow_type), lists.column(name))
+        table = table.select([c.name for c in spec.columns])
+    return sort_table(table, spec)
+
+
+def empty_table(spec: TableSpec) -> pa.Table:
+    """A table with the canonical schema and no rows (for modalities a dataset does not have)."""
+    return spec.arrow_schema.empty_table()
+
+
+class Dataset:
+    """A dataset folder opened for reading.
+
+    Tables are read on first use, validated, sorted, and cached as Arrow tables; ``to_pandas`` views
+    are built on request. A table the dataset does not have reads as an empty table.
+
+    Args:
+        path: The dataset folder.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.manifest: Manifest = read_manifest(self.path)
+        self._tables: dict[str, pa.Table] = {}
+        self.asset_ids: frozenset[str] = frozenset()
+        assets = self.arrow("assets")
+        if assets.num_rows == 0:
+            raise DatasetError(f"{self.path / 'assets.parquet'}: the dataset has no assets")
+        self.asset_ids = frozenset(assets.column("asset_id").to_pylist())
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self.path)!r}, assets={len(self.asset_ids)})"
+
+    def has(self, name: str) -> bool:
+        """Whether the dataset has a file for table ``name``."""
+        return (self.path / TABLES[name].file_name).is_file()
+
+    def arrow(self, name: str) -> pa.Table:
+        """Table ``name`` as a validated, sorted Arrow table."""
+        if name not in TABLES:
+            raise KeyError(f"unknown table {name!r}; tables are {list(TABLES)}")
+        if name not in self._tables:
+            spec = TABLES[name]
+            path = self.path / spec.file_name
+            if not path.is_file():
+                if name == "assets":
+                    raise DatasetError(f"{self.path}: the dataset has no {spec.file_name}")
+                self._tables[name] = empty_table(spec)
+            else:
+                info = self.manifest.tables.get(name)
+                self._tables[name] = read_table_file(
+                    path,
+                    spec,
+                    asset_ids=self.asset_ids if name != "assets" else None,
+                    root=self.path,
+                    expected_rows=info.rows if info else None,
+                )
+        return self._tables[name]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Table ``name`` as a pandas DataFrame (timestamps tz-aware UTC, rows in canonical order)."""
+        return self.arrow(name).to_pandas()
+
+    def frame_file(self, relative_path: str) -> Path:
+        """Absolute path of a frame blob recorded in the ``frames`` table."""
+        return self.path / relative_path
+
+    def components(self, asset_type: str | None = None) -> tuple[str, ...]:
+        """Components of one asset type, or of all types when ``asset_type`` is ``None``."""
+        if asset_type is None:
+            return self.manifest.all_components()
+        return self.manifest.components.get(asset_type, ())
+
+
+def validate_dataset(path: str | Path, *, checksums: bool = True) -> Dataset:
+    """Fully check a dataset folder: manifest, every table, blobs and (optionally) file checksums.
+
+    Returns:
+        The opened dataset with every table loaded.
+
+    Raises:
+        DatasetError: at the first table that breaks a rule, naming file, column, row and problem.
+    """
+    dataset = Dataset(path)
+    for name, spec in TABLES.items():
+        file = dataset.path / spec.file_name
+        info = dataset.manifest.tables.get(name)
+        if not file.is_file():
+            if info is not None:
+                raise DatasetError(f"{file}: recorded in {MANIFEST_FILE} but missing")
+            continue
+        if checksums and info is not None and info.sha256 is not None and file_sha256(file) != info.sha256:
+            raise DatasetError(
+                f"{file}: checksum differs from the one in {MANIFEST_FILE} (the file is corrupted or was changed)"
+            )
+        dataset.arrow(name)
+    return dataset
+
+
+class DatasetWriter:
+    """Write a dataset atomically, table chunk by table chunk.
+
+    Use as a context manager. Rows go to a hidden sibling folder; :meth:`commit` (called on a clean
+    exit) checks unique keys across chunks, records row counts and checksums in ``dataset.json`` and
+    renames the folder into place. On an exception the partial folder is removed and nothing appears
+    at ``path``.
+
+    Args:
+        path: Where the dataset will appear.
+        manifest: Manifest without ``tables`` (filled in at commit).
+        overwrite: Replace an existing dataset at ``path`` (atomically swapped at commit).
+    """
+
+    def __init__(self, path: str | Path, manifest: Manifest, *, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        self.overwrite = overwrite
+        if self.path.exists() and not overwrite:
+            raise DatasetError(f"{self.path}: already exists (pass overwrite to replace it)")
+        self.staging = self.path.parent / f".{self.path.name}.partial-{uuid.uuid4().hex[:8]}"
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._rows: dict[str, int] = {}
+        self._asset_ids: frozenset[str] | None = None
+        self._committed = False
+
+    def __enter__(self) -> DatasetWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and not self._committed:
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
+        elif exc_type is not None:
+            self.abort()
+
+    def blob_path(self, relative_path: str) -> Path:
+        """Where to write a blob (e.g. ``frames/P01/cam0/000001.png``) so that it lands in the dataset."""
+        target = self.staging / relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def append(self, name: str, rows: pd.DataFrame | pa.Table) -> None:
+        """Check a chunk of table ``name`` and append it.
+
+        The ``assets`` table must be written first (in one call) so that every later row's
+        ``asset_id`` is checked against it.
+
+        Raises:
+            DatasetError: if the chunk breaks a rule; nothing of it is written.
+        """
+        if name not in TABLES:
+            raise DatasetError(f"unknown table {name!r}; tables are {list(TABLES)}")
+        spec = TABLES[name]
+        if name == "assets":
+            if "assets" in self._writers:
+                raise DatasetError("the assets table must be written in one call")
+        elif self._asset_ids is None:
+            raise DatasetError(f"write the assets table before '{name}'")
+        ctx = ValidationContext(
+            source=f"{self.path.name}/{spec.file_name} (chunk at row {self._rows.get(name, 0)})",
+            asset_ids=self._asset_ids,
+            root=self.staging,
+            row_offset=self._rows.get(name, 0),
+        )
+        table = sort_table(normalize_table(_to_arrow(rows), spec, ctx, check_keys=name == "assets"), spec)
+        if name not in self._writers:
+            self._writers[name] = pq.ParquetWriter(self.staging / spec.file_name, spec.arrow_schema)
+        self._writers[name].write_table(table)
+        self._rows[name] = self._rows.get(name, 0) + table.num_rows
+        if name == "assets":
+            self._asset_ids = frozenset(table.column("asset_id").to_pylist())
+
+    def commit(self) -> Dataset:
+        """Finish the files, check the whole dataset, and move it into place.
+
+        Returns:
+            The written dataset, opened.
+        """
+        if "assets" not in self._writers:
+            raise DatasetError(f"{self.path}: a dataset needs an assets table")
+        for writer in self._writers.values():
+            writer.close()
+        tables: dict[str, TableInfo] = {}
+        for name in self._writers:
+            spec = TABLES[name]
+            file = self.staging / spec.file_name
+            if spec.key:
+                keys = _read_columns(file, list(spec.key))
+                normalize_table(keys, spec, ValidationContext(source=str(self.path / spec.file_name)), columns=spec.key)
+            tables[name] = TableInfo(rows=self._rows[name], sha256=file_sha256(file))
+        write_manifest(self.staging, self.manifest.model_copy(update={"tables": tables}))
+        self._swap_into_place()
+        self._committed = True
+        logger.info("wrote dataset %s (%s)", self.path, ", ".join(f"{k}: {v.rows}" for k, v in tables.items()))
+        return Dataset(self.path)
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except (pa.ArrowException, OSError):
+                logger.debug("ignoring error while closing an aborted writer", exc_info=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _swap_into_place(self) -> None:
+        if not self.path.exists():
+            self.staging.rename(self.path)
+            return
+        if not self.overwrite:
+            raise DatasetError(f"{self.path}: appeared while writing; not replacing it")
+        retired = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+        self.path.rename(retired)
+        self.staging.rename(self.path)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_dataset(
+    path: str | Path,
+    manifest: Manifest,
+    tables: Mapping[str, pd.DataFrame | pa.Table],
+    *,
+    blobs: Mapping[str, bytes] | None = None,
+    overwrite: bool = False,
+) -> Dataset:
+    """Write a whole dataset at once (small datasets, adapters, tests).
+
+    Args:
+        path: Where the dataset will appear.
+        manifest: Its manifest (``tables`` is filled in).
+        tables: Canonical tables by name; ``assets`` is required.
+        blobs: Extra files by relative path (e.g. frame images under ``frames/``).
+        overwrite: Replace an existing dataset.
+
+    Returns:
+        The written dataset, opened.
+    """
+    if "assets" not in tables:
+        raise DatasetError(f"{path}: a dataset needs an assets table")
+    with DatasetWriter(path, manifest, overwrite=overwrite) as writer:
+        for relative, content in (blobs or {}).items():
+            writer.blob_path(relative).write_bytes(content)
+        writer.append("assets", tables["assets"])
+        for name, rows in tables.items():
+            if name != "assets":
+                writer.append(name, rows)
+        return writer.commit()
+
+
+def iter_tables(dataset: Dataset) -> Iterator[tuple[str, pa.Table]]:
+    """Every table the dataset has, in canonical order."""
+    for name in TABLES:
+        if dataset.has(name):
+            yield name, dataset.arrow(name)
+
+
+def describe_provenance(**fields: Any) -> dict[str, Any]:
+    """Provenance record with the creation time and omnimaint version filled in."""
+    from omnimaint import __version__
+
+    stamp = pd.Timestamp.now(tz="UTC").isoformat()
+    return {"created_at": stamp, "omnimaint_version": __version__, **fields}
