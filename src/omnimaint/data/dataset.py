@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from omnimaint import __version__
 from omnimaint.data.manifest import MANIFEST_FILE, Manifest, TableInfo, read_manifest, write_manifest
 from omnimaint.data.schema import TABLES, ColumnKind, TableSpec
 from omnimaint.data.validation import ValidationContext, normalize_table, sort_table
@@ -111,7 +112,7 @@ def read_table_file(
             part_ctx = ValidationContext(source=str(path), row_offset=offset)
             checked.append(normalize_table(pa.Table.from_batches([batch]), spec, part_ctx, columns=list_cols))
             offset += batch.num_rows
-        lists = pa.concat_tables(checked) if checked else pa.table({c: pa.array([], spec.column(c).arrow_type) for c in list_cols})
+        lists = pa.concat_tables(checked) if checked else spec.arrow_schema.empty_table().select(list_cols)
         for name in list_cols:
             table = table.append_column(pa.field(name, spec.column(name).arrow_type), lists.column(name))
         table = table.select([c.name for c in spec.columns])
@@ -150,27 +151,39 @@ class Dataset:
         """Whether the dataset has a file for table ``name``."""
         return (self.path / TABLES[name].file_name).is_file()
 
-    def arrow(self, name: str) -> pa.Table:
-        """Table ``name`` as a validated, sorted Arrow table."""
+    def arrow(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Table ``name`` as a validated, sorted Arrow table.
+
+        Args:
+            name: Canonical table name.
+            columns: Read only these columns (not cached; for counting rows of large tables without
+                loading waveform samples). ``None`` reads, and caches, the whole table.
+        """
         if name not in TABLES:
             raise KeyError(f"unknown table {name!r}; tables are {list(TABLES)}")
-        if name not in self._tables:
-            spec = TABLES[name]
-            path = self.path / spec.file_name
-            if not path.is_file():
-                if name == "assets":
-                    raise DatasetError(f"{self.path}: the dataset has no {spec.file_name}")
-                self._tables[name] = empty_table(spec)
-            else:
-                info = self.manifest.tables.get(name)
-                self._tables[name] = read_table_file(
-                    path,
-                    spec,
-                    asset_ids=self.asset_ids if name != "assets" else None,
-                    root=self.path,
-                    expected_rows=info.rows if info else None,
-                )
-        return self._tables[name]
+        if name in self._tables:
+            table = self._tables[name]
+            return table if columns is None else table.select(columns)
+        spec = TABLES[name]
+        path = self.path / spec.file_name
+        if not path.is_file():
+            if name == "assets":
+                raise DatasetError(f"{self.path}: the dataset has no {spec.file_name}")
+            table = empty_table(spec)
+        elif columns is not None:
+            ctx = ValidationContext(source=str(path), asset_ids=self.asset_ids, root=self.path)
+            return sort_table(normalize_table(_read_columns(path, columns), spec, ctx, columns=columns), spec)
+        else:
+            info = self.manifest.tables.get(name)
+            table = read_table_file(
+                path,
+                spec,
+                asset_ids=self.asset_ids if name != "assets" else None,
+                root=self.path,
+                expected_rows=info.rows if info else None,
+            )
+        self._tables[name] = table
+        return table if columns is None else table.select(columns)
 
     def table(self, name: str) -> pd.DataFrame:
         """Table ``name`` as a pandas DataFrame (timestamps tz-aware UTC, rows in canonical order)."""
@@ -378,7 +391,5 @@ def iter_tables(dataset: Dataset) -> Iterator[tuple[str, pa.Table]]:
 
 def describe_provenance(**fields: Any) -> dict[str, Any]:
     """Provenance record with the creation time and omnimaint version filled in."""
-    from omnimaint import __version__
-
     stamp = pd.Timestamp.now(tz="UTC").isoformat()
     return {"created_at": stamp, "omnimaint_version": __version__, **fields}

@@ -173,7 +173,7 @@ def _check_column(column: pa.ChunkedArray, spec: ColumnSpec, ctx: ValidationCont
 
 
 def _check_duplicates(table: pa.Table, spec: TableSpec, ctx: ValidationContext) -> None:
-    if not spec.key or table.num_rows < 2:
+    if not spec.key or table.num_rows < 2 or not set(spec.key) <= set(table.column_names):
         return
     frame = table.select(list(spec.key)).to_pandas()
     duplicated = frame.duplicated(keep="first").to_numpy()
