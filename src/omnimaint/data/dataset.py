@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,16 +35,25 @@ FRAMES_DIR = "frames"
 _BATCH_ROWS = 4096
 
 
-def _to_arrow(rows: pd.DataFrame | pa.Table) -> pa.Table:
+def _to_arrow(rows: pd.DataFrame | pa.Table, source: str) -> pa.Table:
+    """Convert a DataFrame column by column, keeping NaN as NaN (``from_pandas`` would make it null)."""
     if isinstance(rows, pa.Table):
         return rows
-    table = pa.Table.from_pandas(rows, preserve_index=False)
-    # from_pandas turns NaN into null; keep NaN so that it is reported as NaN, not as a missing value.
+    arrays: dict[str, pa.Array] = {}
     for name in rows.columns:
-        if pd.api.types.is_float_dtype(rows[name].dtype):
-            index = table.column_names.index(name)
-            table = table.set_column(index, name, pa.array(rows[name].to_numpy(), type=pa.float64()))
-    return table
+        column = rows[name]
+        try:
+            if pd.api.types.is_float_dtype(column.dtype):
+                arrays[str(name)] = pa.array(column.to_numpy(), type=pa.float64())
+            elif column.dtype == object and any(isinstance(v, np.ndarray) for v in column.head(16)):
+                # Sample lists may mix float32 and float64 arrays; widen them all (cast down later).
+                lists = [None if v is None else np.asarray(v, dtype=np.float64) for v in column]
+                arrays[str(name)] = pa.array(lists, type=pa.list_(pa.float64()))
+            else:
+                arrays[str(name)] = pa.array(column, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise DatasetError(f"{source}: column '{name}': values cannot be converted ({exc})") from exc
+    return pa.table(arrays)
 
 
 def file_sha256(path: Path) -> str:
@@ -297,7 +307,7 @@ class DatasetWriter:
             root=self.staging,
             row_offset=self._rows.get(name, 0),
         )
-        table = sort_table(normalize_table(_to_arrow(rows), spec, ctx, check_keys=name == "assets"), spec)
+        table = sort_table(normalize_table(_to_arrow(rows, ctx.source), spec, ctx, check_keys=name == "assets"), spec)
         if name not in self._writers:
             self._writers[name] = pq.ParquetWriter(self.staging / spec.file_name, spec.arrow_schema)
         self._writers[name].write_table(table)

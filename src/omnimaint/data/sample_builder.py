@@ -1,0 +1,589 @@
+"""Cutting a dataset into windows: :class:`WindowedDataset`.
+
+Construction does the heavy work once: telemetry is binned onto each asset's regular grid, bursts,
+frames, events and work orders are sorted per asset, and for every anchor the index range of each
+modality and its labels are computed with vectorised ``searchsorted``. Building a batch is then
+pure fancy indexing (plus decoding frames), fast enough to feed a training loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.signal import resample_poly
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.data.frame_store import FrameStore
+from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels
+from omnimaint.data.schema import MAINTENANCE_KINDS, MODALITY_TABLES, SEVERITIES, TABLES
+from omnimaint.data.splits import Split
+from omnimaint.data.vocab import Vocabulary
+from omnimaint.data.windows import MODALITIES, Batch, Labels, Sample, WindowSpec, micros, timestamps_us
+from omnimaint.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def _codes(column: pa.ChunkedArray | pa.Array, categories: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Positions of a string column's values in ``categories`` (-1 where absent or null)."""
+    index = pc.index_in(column, value_set=pa.array(list(categories), type=pa.string()))
+    return np.asarray(pc.fill_null(index, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(column.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@dataclass
+class _Events:
+    """Time-ordered items of one kind for all assets, with each asset's slice ``[start, stop)``."""
+
+    ts: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+
+    @classmethod
+    def group(cls, asset: np.ndarray, ts: np.ndarray, n_assets: int) -> tuple[_Events, np.ndarray]:
+        """Sort rows by (asset, ts); returns the index and the permutation to apply to other columns."""
+        order = np.lexsort((ts, asset))
+        asset_sorted = asset[order]
+        start = np.searchsorted(asset_sorted, np.arange(n_assets), side="left")
+        stop = np.searchsorted(asset_sorted, np.arange(n_assets), side="right")
+        return cls(ts=ts[order], start=start, stop=stop), order
+
+    def window(self, asset: np.ndarray, anchors: np.ndarray, lookback_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per anchor, the global index range ``[lo, hi)`` of items in ``(t - lookback, t]``."""
+        lo = np.empty_like(anchors)
+        hi = np.empty_like(anchors)
+        for a in np.unique(asset):
+            rows = asset == a
+            part = self.ts[self.start[a] : self.stop[a]]
+            hi[rows] = self.start[a] + np.searchsorted(part, anchors[rows], side="right")
+            lo[rows] = self.start[a] + np.searchsorted(part, anchors[rows] - lookback_us, side="right")
+        return lo, hi
+
+
+def _slots(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``k`` indices of each range, oldest first, and which of them are inside the range."""
+    idx = hi[:, None] - k + np.arange(k)[None, :]
+    valid = idx >= lo[:, None]
+    return np.where(valid, idx, 0), valid
+
+
+def _take(values: np.ndarray, slots: np.ndarray, valid: np.ndarray, fill: object) -> np.ndarray:
+    """``values[slots]`` with ``fill`` wherever a slot is not valid (also when ``values`` is empty)."""
+    fill_value = np.asarray(fill, dtype=values.dtype)
+    if values.shape[0] == 0:
+        return np.full(slots.shape + values.shape[1:], fill_value, dtype=values.dtype)
+    taken = values[slots]
+    return np.where(valid.reshape(valid.shape + (1,) * (taken.ndim - valid.ndim)), taken, fill_value)
+
+
+def _age_hours(anchors: np.ndarray, stamps: np.ndarray, slots: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Hours between each slot's item and its sample's anchor (0 for empty slots)."""
+    if stamps.size == 0:
+        return np.zeros(slots.shape, dtype=np.float32)
+    return np.where(valid, (anchors[:, None] - stamps[slots]) / MICROS_PER_HOUR, 0.0).astype(np.float32)
+
+
+class WindowedDataset:
+    """Samples of a dataset under a :class:`WindowSpec`, restricted to a :class:`Split`.
+
+    Args:
+        dataset: The dataset.
+        spec: What each window looks at and which labels it carries.
+        vocab: Category orders (fitted on training data); fitted on ``dataset`` when ``None``.
+        split: Restrict assets and anchor period, and censor labels at the split's end.
+        anchors: Explicit anchors (columns ``asset_id``, ``ts``) instead of the stride grid.
+        min_history: Anchors start this long after an asset's first observation (default: the
+            telemetry lookback, else zero).
+        frame_cache_bytes: Decoded frames kept in memory.
+
+    Raises:
+        ConfigError: if the spec or split leave no anchors, or name unknown assets.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        spec: WindowSpec,
+        *,
+        vocab: Vocabulary | None = None,
+        split: Split | None = None,
+        anchors: pd.DataFrame | None = None,
+        min_history: timedelta | None = None,
+        frame_cache_bytes: int = 1 << 30,
+    ) -> None:
+        self.dataset = dataset
+        self.spec = spec
+        self.vocab = vocab if vocab is not None else Vocabulary.fit(dataset, spec)
+        self.split = split
+        assets = dataset.table("assets")
+        if split is not None and split.asset_ids is not None:
+            unknown = sorted(split.asset_ids - set(assets["asset_id"]))
+            if unknown:
+                raise ConfigError(f"split '{split.name}' names assets the dataset lacks: {unknown[:5]}")
+            assets = assets[assets["asset_id"].isin(split.asset_ids)]
+        self.asset_list: tuple[str, ...] = tuple(str(a) for a in assets["asset_id"])
+        self._asset_type = self.vocab.index_of(assets["asset_type"].to_numpy(), self.vocab.asset_types)
+        # NaT becomes the smallest int64, which means "unknown install date" below.
+        self._install_us = timestamps_us(assets["install_date"])
+        first, last = self._spans()
+        self._anchor_asset, self._anchor_us = self._make_anchors(first, last, anchors, min_history)
+        if self._anchor_us.size == 0:
+            where = f" in split '{split.name}'" if split is not None else ""
+            raise ConfigError(f"{dataset.path}: the window spec leaves no anchors{where} (too little history?)")
+        self._frame_store = (
+            FrameStore(dataset.path, spec.frames.size, frame_cache_bytes) if spec.frames is not None else None
+        )
+        self._prepare_telemetry()
+        self._prepare_waveforms()
+        self._prepare_frames()
+        self._texts: list[str] = []
+        self._text_ids: dict[str, int] = {}
+        self._prepare_events()
+        self._prepare_maintenance()
+        self.labels = self._prepare_labels(last)
+        logger.info("windowed %s: %d anchors over %d assets", dataset.path, len(self), len(self.asset_list))
+
+    # -- sizes and access -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self._anchor_us.size)
+
+    def __getitem__(self, index: int) -> Sample:
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        batch = self.batch(np.array([index % len(self)]))
+        return Sample(**{f.name: getattr(batch, f.name) for f in fields(batch)})
+
+    @property
+    def anchors(self) -> pd.DataFrame:
+        """Every anchor: ``asset_id`` and ``ts`` (UTC)."""
+        return pd.DataFrame(
+            {
+                "asset_id": np.asarray(self.asset_list, dtype=object)[self._anchor_asset],
+                "ts": pd.to_datetime(self._anchor_us, unit="us", utc=True),
+            }
+        )
+
+    def iter_batches(
+        self, batch_size: int, *, shuffle: bool = False, rng: np.random.Generator | None = None
+    ) -> Iterator[Batch]:
+        """Batches covering every anchor once (shuffled with ``rng`` when ``shuffle``)."""
+        order = np.arange(len(self))
+        if shuffle:
+            (rng if rng is not None else np.random.default_rng()).shuffle(order)
+        for start in range(0, len(order), batch_size):
+            yield self.batch(order[start : start + batch_size])
+
+    # -- preparation ------------------------------------------------------------------------------------
+
+    def _asset_codes(self, column: pa.ChunkedArray) -> np.ndarray:
+        return _codes(column, self.asset_list)
+
+    def _spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """First and last observation (µs) of each asset over every modality table."""
+        n = len(self.asset_list)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        for name in MODALITY_TABLES:
+            column = TABLES[name].time_column
+            assert column is not None
+            table = self.dataset.arrow(name, columns=["asset_id", column])
+            asset = self._asset_codes(table.column("asset_id"))
+            keep = asset >= 0
+            ts = _micros(table.column(column))[keep]
+            np.minimum.at(first, asset[keep], ts)
+            np.maximum.at(last, asset[keep], ts)
+        return first, last
+
+    def _make_anchors(
+        self,
+        first: np.ndarray,
+        last: np.ndarray,
+        explicit: pd.DataFrame | None,
+        min_history: timedelta | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if explicit is not None:
+            missing = sorted(set(explicit["asset_id"]) - set(self.asset_list))
+            if missing:
+                raise ConfigError(f"anchors name assets outside the dataset or split: {missing[:5]}")
+            asset = self.vocab.index_of(explicit["asset_id"].to_numpy(), self.asset_list)
+            return asset, timestamps_us(explicit["ts"])
+        stride = micros(self.spec.stride)
+        if min_history is None:
+            min_history = self.spec.telemetry.lookback if self.spec.telemetry is not None else timedelta(0)
+        lo_bound = micros(pd.Timedelta(0).to_pytimedelta())
+        split = self.split
+        assets: list[np.ndarray] = []
+        stamps_out: list[np.ndarray] = []
+        for a in range(len(self.asset_list)):
+            if first[a] > last[a]:
+                continue
+            lo = first[a] + micros(min_history)
+            hi = last[a]
+            if split is not None and split.start is not None:
+                lo = max(lo, split.start.value // 1000)
+            if split is not None and split.end is not None:
+                hi = min(hi, split.end.value // 1000)
+            start = -(-max(lo, lo_bound) // stride) * stride
+            grid = np.arange(start, hi + 1, stride, dtype=np.int64)
+            assets.append(np.full(grid.size, a, dtype=np.int64))
+            stamps_out.append(grid)
+        if not assets:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(assets), np.concatenate(stamps_out)
+
+    def _prepare_telemetry(self) -> None:
+        window = self.spec.telemetry
+        self._tel: dict[str, np.ndarray] = {}
+        if window is None:
+            return
+        channels = self.vocab.telemetry_channels
+        table = self.dataset.arrow("telemetry")
+        asset = self._asset_codes(table.column("asset_id"))
+        channel = _codes(table.column("channel"), channels)
+        keep = (asset >= 0) & (channel >= 0)
+        asset, channel = asset[keep], channel[keep]
+        ts = _micros(table.column("ts"))[keep]
+        values = np.asarray(table.column("value").to_numpy(), dtype=np.float64)[keep]
+        step = micros(window.step)
+        bins = -(-ts // step)  # ceil: bin k holds (k·step - step, k·step]
+        n_assets, n_channels = len(self.asset_list), len(channels)
+        k0 = np.zeros(n_assets, dtype=np.int64)
+        n_bins = np.zeros(n_assets, dtype=np.int64)
+        if bins.size:
+            k0_all = np.full(n_assets, np.iinfo(np.int64).max, dtype=np.int64)
+            k1_all = np.full(n_assets, np.iinfo(np.int64).min, dtype=np.int64)
+            np.minimum.at(k0_all, asset, bins)
+            np.maximum.at(k1_all, asset, bins)
+            seen = k0_all <= k1_all
+            k0 = np.where(seen, k0_all, 0)
+            n_bins = np.where(seen, k1_all - k0_all + 1, 0)
+        offset = 1 + np.concatenate([[0], np.cumsum(n_bins)[:-1]])  # row 0 is a dummy for empty assets
+        total = 1 + int(n_bins.sum())
+        sums = np.zeros((total, n_channels), dtype=np.float64)
+        counts = np.zeros((total, n_channels), dtype=np.int32)
+        rows = offset[asset] + bins - k0[asset]
+        np.add.at(sums, (rows, channel), values)
+        np.add.at(counts, (rows, channel), 1)
+        observed = counts > 0
+        self._tel = {
+            "values": np.where(observed, sums / np.maximum(counts, 1), 0.0).astype(np.float32),
+            "mask": observed,
+            "offset": offset,
+            "k0": k0,
+            "n_bins": n_bins,
+            "last_bin": self._anchor_us // step,
+        }
+
+    def _prepare_waveforms(self) -> None:
+        window = self.spec.waveforms
+        self._wf: dict[str, np.ndarray] = {}
+        if window is None:
+            return
+        channels = self.vocab.waveform_channels
+        table = self.dataset.arrow("waveforms")
+        asset = self._asset_codes(table.column("asset_id"))
+        channel = _codes(table.column("channel"), channels)
+        keep = np.flatnonzero((asset >= 0) & (channel >= 0))
+        table = table.take(pa.array(keep))
+        asset, channel = asset[keep], channel[keep]
+        ts = _micros(table.column("ts"))
+        # One slot per (asset, ts); channels recorded at the same instant share it.
+        slot_key = pd.MultiIndex.from_arrays([asset, ts])
+        slot_of_row, slot_keys = pd.factorize(slot_key, sort=True)
+        slot_asset = np.asarray(slot_keys.get_level_values(0), dtype=np.int64)
+        slot_ts = np.asarray(slot_keys.get_level_values(1), dtype=np.int64)
+        signals = _fixed_length(table, window.length, window.sample_rate_hz)
+        data = np.zeros((len(slot_keys), len(channels), window.length), dtype=np.float32)
+        mask = np.zeros((len(slot_keys), len(channels)), dtype=bool)
+        data[slot_of_row, channel] = signals
+        mask[slot_of_row, channel] = True
+        index, order = _Events.group(slot_asset, slot_ts, len(self.asset_list))
+        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
+        self._wf = {"data": data[order], "mask": mask[order], "ts": index.ts, "lo": lo, "hi": hi}
+
+    def _prepare_frames(self) -> None:
+        window = self.spec.frames
+        self._fr: dict[str, np.ndarray] = {}
+        if window is None:
+            return
+        cameras = self.vocab.cameras
+        table = self.dataset.arrow("frames")
+        asset = self._asset_codes(table.column("asset_id"))
+        camera = _codes(table.column("camera"), cameras)
+        keep = (asset >= 0) & (camera >= 0)
+        ts = _micros(table.column("ts"))[keep]
+        paths = np.asarray(table.column("path").to_pylist(), dtype=object)[keep]
+        asset, camera = asset[keep], camera[keep]
+        slot_of_row, slot_keys = pd.factorize(pd.MultiIndex.from_arrays([asset, ts]), sort=True)
+        slot_paths = np.full((len(slot_keys), len(cameras)), None, dtype=object)
+        slot_paths[slot_of_row, camera] = paths
+        index, order = _Events.group(
+            np.asarray(slot_keys.get_level_values(0), dtype=np.int64),
+            np.asarray(slot_keys.get_level_values(1), dtype=np.int64),
+            len(self.asset_list),
+        )
+        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
+        self._fr = {"paths": slot_paths[order], "ts": index.ts, "lo": lo, "hi": hi}
+
+    def _text_index(self, texts: pd.Series) -> np.ndarray:
+        out = np.full(len(texts), -1, dtype=np.int64)
+        for i, text in enumerate(texts.to_numpy(dtype=object)):
+            if isinstance(text, str) and text:
+                out[i] = self._text_ids.setdefault(text, len(self._text_ids))
+                if out[i] == len(self._texts):
+                    self._texts.append(text)
+        return out
+
+    def _prepare_events(self) -> None:
+        window = self.spec.events
+        self._ev: dict[str, np.ndarray] = {}
+        if window is None:
+            return
+        table = self.dataset.arrow("events")
+        asset = self._asset_codes(table.column("asset_id"))
+        keep = np.flatnonzero(asset >= 0)
+        table = table.take(pa.array(keep))
+        index, order = _Events.group(asset[keep], _micros(table.column("ts")), len(self.asset_list))
+        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
+        frame = table.select(["code", "severity", "message"]).to_pandas().iloc[order]
+        self._ev = {
+            "code": self.vocab.event_code_index(frame["code"].to_numpy()),
+            "severity": 1 + self.vocab.index_of(frame["severity"].to_numpy(), SEVERITIES, missing=-1),
+            "text": self._text_index(frame["message"]),
+            "ts": index.ts,
+            "lo": lo,
+            "hi": hi,
+        }
+
+    def _prepare_maintenance(self) -> None:
+        window = self.spec.maintenance
+        self._mt: dict[str, np.ndarray] = {}
+        if window is None:
+            return
+        frame = self.dataset.table("maintenance")
+        asset = self.vocab.index_of(frame["asset_id"].to_numpy(), self.asset_list)
+        frame, asset = frame[asset >= 0], asset[asset >= 0]
+        # A work order is known once it is closed (its cause and action are written then).
+        known_at = frame["ts_close"].fillna(frame["ts_open"])
+        ts = timestamps_us(known_at)
+        index, order = _Events.group(asset, ts, len(self.asset_list))
+        frame = frame.iloc[order]
+        component = self.vocab.index_of(frame["component"].to_numpy(), self.vocab.components)
+        text = frame[["problem", "cause", "action"]].apply(
+            lambda row: " / ".join(str(v) for v in row if isinstance(v, str) and v.strip()), axis=1
+        )
+        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
+        self._mt = {
+            "text": self._text_index(text if len(text) else pd.Series([], dtype=object)),
+            "component": component + 1,
+            "kind": 1 + self.vocab.index_of(frame["kind"].to_numpy(), MAINTENANCE_KINDS),
+            "ts": index.ts,
+            "lo": lo,
+            "hi": hi,
+        }
+        self._mt.update(self._since_maintenance(index, np.asarray(component), micros(window.since_cap)))
+
+    def _since_maintenance(self, index: _Events, component: np.ndarray, cap_us: int) -> dict[str, np.ndarray]:
+        """Per anchor and component: hours since the last work order (or since install), capped."""
+        n_components = len(self.vocab.components)
+        since = np.zeros((len(self), n_components), dtype=np.float32)
+        known = np.zeros((len(self), n_components), dtype=bool)
+        for a in np.unique(self._anchor_asset):
+            rows = np.flatnonzero(self._anchor_asset == a)
+            anchors = self._anchor_us[rows]
+            ts, comp = index.ts[index.start[a] : index.stop[a]], component[index.start[a] : index.stop[a]]
+            for c in range(n_components):
+                stamps = ts[comp == c]
+                last = np.searchsorted(stamps, anchors, side="right") - 1
+                previous = np.where(last >= 0, stamps[np.maximum(last, 0)] if stamps.size else 0, self._install_us[a])
+                has = previous > np.iinfo(np.int64).min
+                since[rows, c] = np.where(has, np.minimum(anchors - previous, cap_us) / MICROS_PER_HOUR, 0.0)
+                known[rows, c] = has
+        return {"since": since, "since_known": known}
+
+    def _prepare_labels(self, last: np.ndarray) -> Labels:
+        failures = self.dataset.table("failures")
+        asset = self.vocab.index_of(failures["asset_id"].to_numpy(), self.asset_list)
+        fail_ts = timestamps_us(failures["ts"])
+        component = self.vocab.index_of(failures["component"].to_numpy(), self.vocab.components)
+        fault = self.vocab.index_of(failures["fault_type"].to_numpy(), self.vocab.fault_types)
+        censor = self.split.end.value // 1000 if self.split is not None and self.split.end is not None else None
+        parts: list[tuple[np.ndarray, Labels]] = []
+        for a in np.unique(self._anchor_asset):
+            rows = np.flatnonzero(self._anchor_asset == a)
+            mine = asset == a
+            observed = max(int(last[a]), int(fail_ts[mine].max()) if mine.any() else int(last[a]))
+            if censor is not None:
+                observed = min(observed, censor)
+            labels = compute_labels(
+                self._anchor_us[rows],
+                fail_ts[mine],
+                component[mine],
+                fault[mine],
+                observed,
+                self.spec,
+                len(self.vocab.components),
+            )
+            parts.append((rows, labels))
+        merged: dict[str, np.ndarray] = {}
+        for f in fields(Labels):
+            first = getattr(parts[0][1], f.name)
+            out = np.zeros((len(self), *first.shape[1:]), dtype=first.dtype)
+            for rows, labels in parts:
+                out[rows] = getattr(labels, f.name)
+            merged[f.name] = out
+        return Labels(**merged)
+
+    # -- batches ----------------------------------------------------------------------------------------
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        """The windows at ``indices`` as one :class:`Batch`."""
+        idx = np.asarray(indices, dtype=np.int64)
+        asset = self._anchor_asset[idx]
+        anchors = self._anchor_us[idx]
+        parts: dict[str, np.ndarray | None] = {}
+        presence = np.zeros((idx.size, len(MODALITIES)), dtype=bool)
+        if self._tel:
+            parts.update(self._gather_telemetry(idx, asset))
+            presence[:, 0] = parts["telemetry_mask"].any(axis=(1, 2))  # type: ignore[union-attr]
+        if self._wf:
+            parts.update(self._gather_waveforms(idx, anchors))
+            presence[:, 1] = parts["waveform_mask"].any(axis=(1, 2))  # type: ignore[union-attr]
+        if self._fr:
+            parts.update(self._gather_frames(idx, anchors))
+            presence[:, 2] = parts["frame_mask"].any(axis=(1, 2))  # type: ignore[union-attr]
+        text_ids: list[np.ndarray] = []
+        if self._ev:
+            parts.update(self._gather_events(idx, anchors))
+            presence[:, 3] = parts["event_mask"].any(axis=1)  # type: ignore[union-attr]
+            text_ids.append(parts["event_text"])  # type: ignore[arg-type]
+        if self._mt:
+            parts.update(self._gather_maintenance(idx, anchors))
+            presence[:, 4] = parts["maintenance_mask"].any(axis=1) | parts["since_maintenance_known"].any(axis=1)  # type: ignore[union-attr]
+            text_ids.append(parts["maintenance_text"])  # type: ignore[arg-type]
+        texts = self._localise_texts(parts, text_ids)
+        return Batch(
+            asset_ids=np.asarray(self.asset_list, dtype=object)[asset],
+            anchors=anchors.astype("datetime64[us]"),
+            asset_type=self._asset_type[asset],
+            presence=presence,
+            labels=self.labels.take(idx),
+            texts=texts,
+            **parts,
+        )
+
+    def _gather_telemetry(self, idx: np.ndarray, asset: np.ndarray) -> dict[str, np.ndarray]:
+        tel = self._tel
+        assert self.spec.telemetry is not None
+        length = self.spec.telemetry.length
+        local = (tel["last_bin"][idx] - tel["k0"][asset])[:, None] - length + 1 + np.arange(length)[None, :]
+        n_bins = tel["n_bins"][asset][:, None]
+        valid = (local >= 0) & (local < n_bins)
+        rows = np.where(valid, tel["offset"][asset][:, None] + np.clip(local, 0, None), 0)
+        return {
+            "telemetry": tel["values"][rows] * valid[..., None],
+            "telemetry_mask": tel["mask"][rows] & valid[..., None],
+        }
+
+    def _gather_waveforms(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
+        wf = self._wf
+        assert self.spec.waveforms is not None
+        slots, valid = _slots(wf["lo"][idx], wf["hi"][idx], self.spec.waveforms.max_bursts)
+        return {
+            "waveforms": _take(wf["data"], slots, valid, 0.0),
+            "waveform_mask": _take(wf["mask"], slots, valid, False),
+            "waveform_age_hours": _age_hours(anchors, wf["ts"], slots, valid),
+        }
+
+    def _gather_frames(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
+        fr = self._fr
+        assert self.spec.frames is not None and self._frame_store is not None
+        slots, valid = _slots(fr["lo"][idx], fr["hi"][idx], self.spec.frames.max_frames)
+        paths = _take(fr["paths"], slots, valid, None)  # (B, K, Cam)
+        mask = paths != None  # noqa: E711 (element-wise comparison with None)
+        size = self.spec.frames.size
+        pixels = np.zeros((*paths.shape, size, size, 3), dtype=np.uint8)
+        for b, k, c in zip(*np.nonzero(mask), strict=True):
+            pixels[b, k, c] = self._frame_store.load(paths[b, k, c])
+        return {"frames": pixels, "frame_mask": mask, "frame_age_hours": _age_hours(anchors, fr["ts"], slots, valid)}
+
+    def _gather_events(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
+        ev = self._ev
+        assert self.spec.events is not None
+        slots, valid = _slots(ev["lo"][idx], ev["hi"][idx], self.spec.events.max_events)
+        return {
+            "event_codes": _take(ev["code"], slots, valid, 0),
+            "event_severity": _take(ev["severity"], slots, valid, 0),
+            "event_age_hours": _age_hours(anchors, ev["ts"], slots, valid),
+            "event_text": _take(ev["text"], slots, valid, -1),
+            "event_mask": valid & (ev["ts"].size > 0),
+        }
+
+    def _gather_maintenance(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
+        mt = self._mt
+        assert self.spec.maintenance is not None
+        slots, valid = _slots(mt["lo"][idx], mt["hi"][idx], self.spec.maintenance.max_orders)
+        return {
+            "maintenance_text": _take(mt["text"], slots, valid, -1),
+            "maintenance_component": _take(mt["component"], slots, valid, 0),
+            "maintenance_kind": _take(mt["kind"], slots, valid, 0),
+            "maintenance_age_hours": _age_hours(anchors, mt["ts"], slots, valid),
+            "maintenance_mask": valid & (mt["ts"].size > 0),
+            "since_maintenance_hours": mt["since"][idx],
+            "since_maintenance_known": mt["since_known"][idx],
+        }
+
+    def _localise_texts(self, parts: dict[str, np.ndarray | None], text_ids: list[np.ndarray]) -> tuple[str, ...]:
+        """Re-index text ids to the batch's own de-duplicated list of strings."""
+        if not text_ids:
+            return ()
+        used = np.unique(np.concatenate([ids.ravel() for ids in text_ids]))
+        used = used[used >= 0]
+        lookup = np.full(len(self._texts) + 1, -1, dtype=np.int64)
+        lookup[used] = np.arange(used.size)
+        for key in ("event_text", "maintenance_text"):
+            ids = parts.get(key)
+            if ids is not None:
+                parts[key] = np.where(ids >= 0, lookup[ids], -1)
+        return tuple(self._texts[i] for i in used)
+
+
+def _fixed_length(table: pa.Table, length: int, target_rate: float | None) -> np.ndarray:
+    """Waveform rows as an (n, length) float32 array: resampled to ``target_rate``, cropped or zero-padded."""
+    samples = table.column("samples").combine_chunks()
+    rates = table.column("sample_rate_hz").to_numpy()
+    offsets = samples.offsets.to_numpy()
+    flat = samples.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    lengths = np.diff(offsets)
+    out = np.zeros((len(lengths), length), dtype=np.float32)
+    needs_resampling = np.zeros(len(lengths), dtype=bool) if target_rate is None else ~np.isclose(rates, target_rate)
+    plain = np.flatnonzero(~needs_resampling)
+    if plain.size:
+        positions = np.arange(length)[None, :]
+        take = offsets[plain][:, None] + positions
+        valid = positions < lengths[plain][:, None]
+        out[plain] = np.where(valid, flat[np.minimum(take, max(flat.size - 1, 0))], 0.0)
+    for row in np.flatnonzero(needs_resampling):
+        assert target_rate is not None
+        signal = flat[offsets[row] : offsets[row + 1]]
+        up, down = _ratio(target_rate, float(rates[row]))
+        resampled = resample_poly(signal, up, down).astype(np.float32)[:length]
+        out[row, : resampled.size] = resampled
+    return out
+
+
+def _ratio(target: float, source: float) -> tuple[int, int]:
+    fraction = Fraction(target / source).limit_denominator(1000)
+    return fraction.numerator, fraction.denominator

@@ -1,0 +1,322 @@
+"""What a sample looks at (:class:`WindowSpec`) and what it holds (:class:`Sample`, :class:`Batch`).
+
+A window for (asset, t) covers the half-open interval ``(t - lookback, t]`` of each modality: it
+includes everything observed up to and including ``t`` and nothing after it. Telemetry is put on a
+regular grid of ``step`` whose bins are labelled by their right edge (bin ``k`` holds readings in
+``(k·step - step, k·step]`` counted from the Unix epoch), so that a window never averages a future
+reading into the present. Waveform bursts, frames, events and work orders are the most recent
+``max_*`` items inside the lookback, oldest first, right-aligned (the newest item is last), with a
+mask saying which slots are filled.
+
+Arrays are NumPy; the model package converts batches to tensors. Missing data is explicit: every
+array has a mask, and ``presence`` says per modality whether a sample has any data of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omnimaint.errors import ConfigError
+
+MODALITIES = ("telemetry", "waveforms", "frames", "events", "maintenance")
+Modality = Literal["telemetry", "waveforms", "frames", "events", "maintenance"]
+
+
+def micros(delta: timedelta) -> int:
+    """A duration in whole microseconds (the unit of every timestamp array in this package)."""
+    return int(delta / timedelta(microseconds=1))
+
+
+def timestamps_us(values: object) -> np.ndarray:
+    """Timestamps (strings, datetimes, a Series or an index; naive ones read as UTC) as int64 µs since the epoch."""
+    index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))  # type: ignore[call-overload]
+    return np.asarray(index.as_unit("us").asi8, dtype=np.int64)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TelemetryWindow(_Frozen):
+    """Telemetry on a regular grid.
+
+    Attributes:
+        lookback: How far back the window looks.
+        step: Grid resolution; readings inside one step are averaged.
+        channels: Channels in model order; ``None`` takes every telemetry channel of the manifest.
+    """
+
+    lookback: timedelta = timedelta(hours=24)
+    step: timedelta = timedelta(minutes=10)
+    channels: tuple[str, ...] | None = None
+
+    @property
+    def length(self) -> int:
+        return int(self.lookback / self.step)
+
+
+class WaveformWindow(_Frozen):
+    """The most recent high-rate bursts.
+
+    Attributes:
+        lookback: Bursts older than this are not used.
+        max_bursts: Slots per sample.
+        length: Samples per burst kept (cropped from the start, zero-padded and masked when shorter).
+        sample_rate_hz: Bursts at another rate are resampled to this one; ``None`` keeps rates as stored.
+        channels: Waveform channels in model order; ``None`` takes every waveform channel of the manifest.
+    """
+
+    lookback: timedelta = timedelta(hours=6)
+    max_bursts: int = Field(default=2, ge=1)
+    length: int = Field(default=2048, ge=16)
+    sample_rate_hz: float | None = Field(default=None, gt=0)
+    channels: tuple[str, ...] | None = None
+
+
+class FrameWindow(_Frozen):
+    """The most recent camera frames.
+
+    Attributes:
+        lookback: Frames older than this are not used.
+        max_frames: Slots per sample.
+        size: Frames are resized to ``size`` × ``size`` RGB when they differ.
+        cameras: Cameras in model order; ``None`` takes every camera of the manifest (or ``cam0``).
+    """
+
+    lookback: timedelta = timedelta(hours=6)
+    max_frames: int = Field(default=2, ge=1)
+    size: int = Field(default=64, ge=8)
+    cameras: tuple[str, ...] | None = None
+
+
+class EventWindow(_Frozen):
+    """The most recent controller/log events."""
+
+    lookback: timedelta = timedelta(hours=72)
+    max_events: int = Field(default=32, ge=1)
+
+
+class MaintenanceWindow(_Frozen):
+    """The most recent closed work orders, and the time since each component's last maintenance.
+
+    Attributes:
+        lookback: Work orders older than this are not used as text (time-since features look further).
+        max_orders: Slots per sample.
+        since_cap: Cap of the time-since-maintenance features.
+    """
+
+    lookback: timedelta = timedelta(days=180)
+    max_orders: int = Field(default=4, ge=1)
+    since_cap: timedelta = timedelta(days=365)
+
+
+class WindowSpec(_Frozen):
+    """How samples are cut from a dataset and which labels they carry (DESIGN.md §3).
+
+    A modality set to ``None`` is not used. The same spec serves training, evaluation, export and the
+    live service, and is stored in the model bundle.
+
+    Attributes:
+        telemetry: Telemetry window, or ``None``.
+        waveforms: Waveform window, or ``None``.
+        frames: Frame window, or ``None``.
+        events: Event window, or ``None``.
+        maintenance: Work-order window, or ``None``.
+        stride: Distance between consecutive anchors of one asset.
+        horizons: Prediction horizons of the failure-within-horizon labels, shortest first.
+        rul_cap: Remaining useful life is capped here (the piecewise-linear target).
+        degraded_within: A sample is ``degrading`` when the next failure is within this, ``critical``
+            when it is within the longest horizon.
+    """
+
+    telemetry: TelemetryWindow | None = TelemetryWindow()
+    waveforms: WaveformWindow | None = WaveformWindow()
+    frames: FrameWindow | None = FrameWindow()
+    events: EventWindow | None = EventWindow()
+    maintenance: MaintenanceWindow | None = MaintenanceWindow()
+    stride: timedelta = timedelta(hours=6)
+    horizons: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=72))
+    rul_cap: timedelta = timedelta(days=14)
+    degraded_within: timedelta = timedelta(days=7)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WindowSpec:
+        if not any(getattr(self, m) is not None for m in MODALITIES):
+            raise ValueError("a WindowSpec needs at least one modality")
+        if not self.horizons or any(h <= timedelta(0) for h in self.horizons):
+            raise ValueError("horizons must be a non-empty list of positive durations")
+        if tuple(sorted(self.horizons)) != self.horizons:
+            raise ValueError("horizons must be sorted, shortest first")
+        if self.stride <= timedelta(0):
+            raise ValueError("stride must be positive")
+        if self.telemetry is not None:
+            step = self.telemetry.step
+            if step <= timedelta(0) or self.telemetry.lookback < step:
+                raise ValueError("telemetry.step must be positive and no longer than telemetry.lookback")
+            if self.telemetry.lookback % step or self.stride % step:
+                raise ValueError("telemetry.lookback and stride must be whole multiples of telemetry.step")
+        if self.degraded_within < self.horizons[-1]:
+            raise ValueError("degraded_within must be at least the longest horizon")
+        return self
+
+    @property
+    def enabled(self) -> tuple[Modality, ...]:
+        """Modalities this spec uses, in canonical order."""
+        return tuple(m for m in MODALITIES if getattr(self, m) is not None)  # type: ignore[misc]
+
+    @property
+    def max_lookback(self) -> timedelta:
+        """The longest lookback of any enabled modality (the gap that keeps time splits apart)."""
+        return max(getattr(self, m).lookback for m in self.enabled)
+
+    @property
+    def signal_lookback(self) -> timedelta:
+        """The longest lookback of the signal modalities (all but work-order history, which is history by nature)."""
+        signals = [m for m in self.enabled if m != "maintenance"]
+        return max((getattr(self, m).lookback for m in signals), default=timedelta(0))
+
+    @property
+    def label_reach(self) -> timedelta:
+        """How far after an anchor its labels look."""
+        return max(self.rul_cap, self.degraded_within, self.horizons[-1])
+
+    def without(self, *modalities: Modality) -> WindowSpec:
+        """A copy with some modalities switched off (for ablations)."""
+        update: dict[str, None] = {}
+        for name in modalities:
+            if name not in MODALITIES:
+                raise ConfigError(f"unknown modality {name!r}; modalities are {list(MODALITIES)}")
+            update[name] = None
+        return self.model_copy(update=update)
+
+
+HEALTH_STATES = ("healthy", "degrading", "critical")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Labels of one sample or a batch (leading batch axis). ``*_known`` is 1 where the label is known.
+
+    Attributes:
+        failure_within: (H,) 1 when any component fails within horizon h.
+        failure_within_known: (H,)
+        component_failure_within: (H, C) per component.
+        component_failure_within_known: (H, C)
+        rul_hours: () time to the next failure in hours, capped at ``rul_cap``.
+        rul_known: ()
+        fault_type: () index into ``("none", *fault_types)`` of the next failure within the longest
+            horizon; -1 when unknown.
+        health_state: () index into :data:`HEALTH_STATES`; -1 when unknown.
+    """
+
+    failure_within: np.ndarray
+    failure_within_known: np.ndarray
+    component_failure_within: np.ndarray
+    component_failure_within_known: np.ndarray
+    rul_hours: np.ndarray
+    rul_known: np.ndarray
+    fault_type: np.ndarray
+    health_state: np.ndarray
+
+    def take(self, index: int | np.ndarray) -> Labels:
+        return Labels(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of windows: per-modality arrays with masks, labels, and where each sample came from.
+
+    Shapes (B = batch, L = telemetry steps, C = channels, K = burst/frame slots, N = waveform samples,
+    E = events, M = work orders, P = components). Arrays of a modality the spec does not use are
+    ``None``.
+
+    Attributes:
+        asset_ids: (B,) asset of each sample.
+        anchors: (B,) anchor time (datetime64[us], UTC).
+        asset_type: (B,) index into ``vocab.asset_types``.
+        presence: (B, 5) bool, one column per modality in :data:`MODALITIES` order.
+        telemetry: (B, L, C) float32 raw values (0 where missing).
+        telemetry_mask: (B, L, C) bool, True where observed.
+        waveforms: (B, K, Cw, N) float32.
+        waveform_mask: (B, K, Cw) bool.
+        waveform_age_hours: (B, K) hours between burst and anchor.
+        frames: (B, K, Cam, S, S, 3) uint8.
+        frame_mask: (B, K, Cam) bool.
+        frame_age_hours: (B, K)
+        event_codes: (B, E) int64 index into ``vocab.event_codes`` (0 = padding, 1 = unknown code).
+        event_severity: (B, E) int64 index into SEVERITIES (+1; 0 = padding).
+        event_age_hours: (B, E) float32.
+        event_text: (B, E) int64 index into ``texts`` (-1 = none).
+        event_mask: (B, E) bool.
+        maintenance_text: (B, M) int64 index into ``texts`` (-1 = none).
+        maintenance_component: (B, M) int64 index into ``vocab.components`` (+1; 0 = none).
+        maintenance_kind: (B, M) int64 index into MAINTENANCE_KINDS (+1; 0 = padding).
+        maintenance_age_hours: (B, M) float32.
+        maintenance_mask: (B, M) bool.
+        since_maintenance_hours: (B, P) float32 time since each component's last work order, capped.
+        since_maintenance_known: (B, P) bool.
+        texts: The unique strings that ``event_text`` and ``maintenance_text`` index.
+        labels: Labels with a leading batch axis.
+    """
+
+    asset_ids: np.ndarray
+    anchors: np.ndarray
+    asset_type: np.ndarray
+    presence: np.ndarray
+    labels: Labels
+    texts: tuple[str, ...] = ()
+    telemetry: np.ndarray | None = None
+    telemetry_mask: np.ndarray | None = None
+    waveforms: np.ndarray | None = None
+    waveform_mask: np.ndarray | None = None
+    waveform_age_hours: np.ndarray | None = None
+    frames: np.ndarray | None = None
+    frame_mask: np.ndarray | None = None
+    frame_age_hours: np.ndarray | None = None
+    event_codes: np.ndarray | None = None
+    event_severity: np.ndarray | None = None
+    event_age_hours: np.ndarray | None = None
+    event_text: np.ndarray | None = None
+    event_mask: np.ndarray | None = None
+    maintenance_text: np.ndarray | None = None
+    maintenance_component: np.ndarray | None = None
+    maintenance_kind: np.ndarray | None = None
+    maintenance_age_hours: np.ndarray | None = None
+    maintenance_mask: np.ndarray | None = None
+    since_maintenance_hours: np.ndarray | None = None
+    since_maintenance_known: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.asset_ids)
+
+    def __post_init__(self) -> None:
+        size = len(self.asset_ids)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.shape[:1] != (size,):
+                raise ValueError(f"Batch.{f.name}: expected a leading axis of {size}, got shape {value.shape}")
+        if self.presence.shape != (size, len(MODALITIES)):
+            raise ValueError(f"Batch.presence: expected shape ({size}, {len(MODALITIES)}), got {self.presence.shape}")
+
+    def present(self, modality: Modality) -> np.ndarray:
+        """(B,) bool: which samples have any data of ``modality``."""
+        return self.presence[:, MODALITIES.index(modality)]
+
+
+class Sample(Batch):
+    """One window: a :class:`Batch` of exactly one sample (``builder[i]``).
+
+    Keeping one container for one and many samples gives every consumer (training, the Predictor,
+    the live scorer) a single code path; the batch axis is always there and always of length one.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.asset_ids) != 1:
+            raise ValueError(f"a Sample holds exactly one window, got {len(self.asset_ids)}")
