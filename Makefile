@@ -43,6 +43,7 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python -m pytest -q -m bench tests/bench -p no:cacheprovider -s --override-ini="addopts=-ra" --data-dir $(DATA_DIR) --bench-out $(BENCH_OUT)
+	@echo "public-dataset results: $(BENCH_OUT)/results.md (a JSON record per run beside it; datasets in $(BENCH_OUT)/datasets)"
 
 lint: install-dev
 	$(BIN)/ruff check src tests

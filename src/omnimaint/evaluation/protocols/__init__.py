@@ -1,0 +1,119 @@
+"""Standard evaluation protocols, one module per benchmark, and the protocol/method registry.
+
+Each protocol reads a canonical dataset, builds a split that cannot leak, drives a method through a
+documented estimator interface and returns a :class:`ProtocolResult`. Register a new method with
+:func:`register_method`; run with :func:`run_protocol` (or ``omnimaint bench``).
+"""
+
+from omnimaint.evaluation.methods import register_builtin_methods
+from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, PdmInputs, run_azure_pdm
+from omnimaint.evaluation.protocols.base import (
+    MethodFactory,
+    MethodSpec,
+    ProtocolError,
+    ProtocolResult,
+    ProtocolSpec,
+    get_method,
+    get_protocol,
+    list_protocols,
+    register_method,
+    register_protocol,
+    run_protocol,
+)
+from omnimaint.evaluation.protocols.cmapss import CmapssConfig, run_cmapss
+from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_cross_load
+from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
+from omnimaint.evaluation.protocols.inputs import has_asset_type
+from omnimaint.evaluation.protocols.maintenance_text import TextRetrievalConfig, run_maintenance_text
+
+register_protocol(
+    ProtocolSpec(
+        name="cmapss",
+        run=run_cmapss,
+        applies=lambda d: has_asset_type(d, "turbofan"),
+        summary="RUL, cap 125, last-30-cycle windows; RMSE and NASA score on each test engine's last cycle",
+        reference="Saxena et al., PHM 2008; Heimes, PHM 2008; Li, Ding & Sun, RESS 2018",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="cwru",
+        run=run_cwru,
+        applies=lambda d: has_asset_type(d, "bearing_rig"),
+        summary="10-class bearing diagnosis, train/gap/test blocks within each recording; accuracy, macro-F1",
+        reference="CWRU Bearing Data Center; Smith & Randall, MSSP 2015",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="cwru-cross-load",
+        run=run_cwru_cross_load,
+        applies=lambda d: has_asset_type(d, "bearing_rig"),
+        summary="10-class bearing diagnosis, train on one motor load, test on the others; accuracy, macro-F1",
+        reference="CWRU Bearing Data Center; Zhang et al., Sensors 2017 (WDCNN cross-load setting)",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="azure-pdm",
+        run=run_azure_pdm,
+        applies=lambda d: has_asset_type(d, "machine"),
+        summary="component failure within 24 h, time split with gap; precision/recall/F1 per component",
+        reference="Microsoft, Predictive Maintenance Modelling Guide (Azure AI Gallery, 2016)",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="images",
+        run=run_image_classification,
+        applies=lambda d: d.has("frames"),
+        summary="image classification, stratified split (fixed seed); accuracy, macro-F1",
+        reference="Song & Yan, Applied Surface Science 2013 (NEU)",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="images-anomaly",
+        run=run_image_anomaly,
+        applies=lambda d: d.has("frames"),
+        summary="train on normal images only; image-level AUROC (one-class-vs-rest without a normal class)",
+        reference="Bergmann et al., CVPR 2019 (MVTec AD); Ruff et al., ICML 2018 (one-class protocol)",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="maintenance-text",
+        run=run_maintenance_text,
+        applies=lambda d: d.has("maintenance"),
+        summary="retrieve the past action for a problem text, split by record id; recall@1/5, MRR",
+        reference="Akhbardeh, Desell & Zampieri, COLING 2020 (MaintNet)",
+    )
+)
+register_builtin_methods()
+
+__all__ = [
+    "CmapssConfig",
+    "CwruConfig",
+    "ImageConfig",
+    "MethodFactory",
+    "MethodSpec",
+    "PdmConfig",
+    "PdmInputs",
+    "ProtocolError",
+    "ProtocolResult",
+    "ProtocolSpec",
+    "TextRetrievalConfig",
+    "get_method",
+    "get_protocol",
+    "list_protocols",
+    "register_method",
+    "register_protocol",
+    "run_azure_pdm",
+    "run_cmapss",
+    "run_cwru",
+    "run_cwru_cross_load",
+    "run_image_anomaly",
+    "run_image_classification",
+    "run_maintenance_text",
+    "run_protocol",
+]

@@ -1,0 +1,227 @@
+"""C-MAPSS remaining-useful-life protocol (Saxena, Goebel, Simon & Eklund, PHM 2008).
+
+The evaluation standard of the deep-learning RUL literature since Babu et al. (DASFAA 2016) and Li, Ding &
+Sun (RESS 2018):
+
+- Training targets are capped piecewise-linearly: ``RUL = min(true RUL, 125)`` (Heimes, PHM 2008), since
+  an engine's early life shows no degradation to regress on.
+- Inputs are windows of the last 30 cycles of every channel that varies in the training data, z-scored
+  with training statistics; windows of engines with fewer cycles are padded by repeating their first cycle.
+- Every cycle of every training engine ends one training window.
+- Test: one window per test engine, ending at its last cycle; scored against the true (uncapped) RUL
+  by RMSE and by the PHM 2008 asymmetric score (:func:`omnimaint.evaluation.metrics.nasa_score`).
+- Any tuning uses a validation split of training engines *by engine* (never by window); the protocol
+  reports the validation RMSE of a fit on the remaining engines, then refits on all training engines.
+
+Canonical form (see the C-MAPSS adapter): assets ``FD001-train-001`` / ``FD001-test-001`` of type
+``turbofan`` with metadata ``{"subset", "split", "unit"}``; cycle ``k`` at ``2000-01-01 + k hours``; a
+failure row per engine at its end of life (after the data ends for test engines).
+
+Estimator interface: ``fit(X, y)`` / ``predict(X)`` with ``X`` float32 of shape ``(n, channels, 30)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.evaluation.metrics import nasa_score, rmse
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type, wide_telemetry
+from omnimaint.evaluation.splits import group_split
+
+logger = logging.getLogger(__name__)
+
+ASSET_TYPE = "turbofan"
+_CYCLE = pd.Timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CmapssConfig:
+    """Settings of the C-MAPSS protocol.
+
+    Attributes:
+        subset: Subset to evaluate (``FD001`` ...); ``None`` takes the first present.
+        rul_cap: Cap of the piecewise-linear training target.
+        window: Cycles per input window.
+        validation_fraction: Fraction of training engines held out for the reported validation RMSE
+            (0 skips validation).
+    """
+
+    subset: str | None = None
+    rul_cap: float = 125.0
+    window: int = 30
+    validation_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """One engine's cycles and labels.
+
+    Attributes:
+        asset_id: Asset id.
+        split: ``train`` or ``test``.
+        values: Readings, shape ``(cycles, channels)``.
+        rul: True RUL at each cycle (hours between the cycle and the failure), shape ``(cycles,)``.
+    """
+
+    asset_id: str
+    split: str
+    values: np.ndarray
+    rul: np.ndarray
+
+
+def _split_of(asset_id: str, metadata: dict[str, object]) -> str:
+    split = metadata.get("split")
+    if split in ("train", "test"):
+        return str(split)
+    if "-train-" in asset_id:
+        return "train"
+    if "-test-" in asset_id:
+        return "test"
+    raise ProtocolError(f"asset {asset_id}: cannot tell train from test (no metadata 'split', no -train-/-test- in id)")
+
+
+def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[EngineRecord], list[str], str]:
+    """Read every engine of one subset with its true RUL per cycle.
+
+    Returns:
+        The engines, the channel names (column order of ``values``), and the subset evaluated.
+
+    Raises:
+        ProtocolError: if there are no turbofan engines, the subset is absent, or a test engine has no failure.
+    """
+    ids = assets_of_type(dataset, ASSET_TYPE)
+    if not ids:
+        raise ProtocolError(f"{dataset.path}: no assets of type '{ASSET_TYPE}' (is this a C-MAPSS dataset?)")
+    metadata = asset_metadata(dataset)
+    subsets = sorted({str(metadata[a].get("subset", a.split("-")[0])) for a in ids})
+    chosen = subset if subset is not None else subsets[0]
+    if chosen not in subsets:
+        raise ProtocolError(f"{dataset.path}: subset {chosen!r} not present; subsets: {', '.join(subsets)}")
+    if subset is None and len(subsets) > 1:
+        logger.info("several C-MAPSS subsets present (%s); evaluating %s", ", ".join(subsets), chosen)
+    ids = [a for a in ids if str(metadata[a].get("subset", a.split("-")[0])) == chosen]
+    wide = wide_telemetry(dataset, ids)
+    channels = [c for c in wide.columns if c not in ("asset_id", "ts")]
+    failures = dataset.table("failures")
+    failure_ts = failures.groupby("asset_id")["ts"].max()
+    engines: list[EngineRecord] = []
+    for asset_id, rows in wide.groupby("asset_id", sort=True):
+        asset = str(asset_id)
+        split = _split_of(asset, metadata[asset])
+        ts = pd.DatetimeIndex(rows["ts"])
+        if asset in failure_ts.index:
+            end = pd.Timestamp(failure_ts[asset])
+        elif split == "train":
+            logger.warning("training engine %s has no failure row; taking its last cycle as end of life", asset)
+            end = ts.max()
+        else:
+            raise ProtocolError(f"{dataset.path}: test engine {asset} has no failure row, so its true RUL is unknown")
+        values = rows[channels].to_numpy(dtype=np.float64)
+        if np.isnan(values).any():
+            values = pd.DataFrame(values).ffill().bfill().to_numpy()
+        engines.append(EngineRecord(asset, split, values, ((end - ts) / _CYCLE).to_numpy(dtype=np.float64)))
+    return engines, channels, chosen
+
+
+def windows_ending_at(values: np.ndarray, window: int, ends: np.ndarray) -> np.ndarray:
+    """Windows of ``window`` cycles ending at the given cycle positions, front-padded with the first cycle.
+
+    Args:
+        values: Readings, shape ``(cycles, channels)``.
+        window: Window length.
+        ends: Positions (0-based) of each window's last cycle.
+
+    Returns:
+        Array of shape ``(len(ends), channels, window)``.
+    """
+    padded = np.concatenate([np.repeat(values[:1], window - 1, axis=0), values], axis=0)  # (window-1+cycles, C)
+    index = ends[:, None] + np.arange(window)[None, :]  # (n, window) rows of `padded`
+    return np.transpose(padded[index], (0, 2, 1))  # (n, C, window)
+
+
+@dataclass(frozen=True)
+class RulArrays:
+    """Windows and targets of one side of the protocol."""
+
+    X: np.ndarray
+    y: np.ndarray
+    engines: np.ndarray
+
+
+def build_arrays(engines: list[EngineRecord], config: CmapssConfig) -> tuple[RulArrays, RulArrays]:
+    """Training windows (every cycle, capped targets) and test windows (last cycle, true RUL), unscaled."""
+    train = [e for e in engines if e.split == "train"]
+    test = [e for e in engines if e.split == "test"]
+    if not train or not test:
+        raise ProtocolError(f"C-MAPSS needs training and test engines; found {len(train)} and {len(test)}")
+    train_x = [windows_ending_at(e.values, config.window, np.arange(len(e.values))) for e in train]
+    train_y = [np.minimum(e.rul, config.rul_cap) for e in train]
+    train_groups = [np.full(len(e.values), e.asset_id) for e in train]
+    test_x = [windows_ending_at(e.values, config.window, np.array([len(e.values) - 1])) for e in test]
+    return (
+        RulArrays(np.concatenate(train_x), np.concatenate(train_y), np.concatenate(train_groups)),
+        RulArrays(np.concatenate(test_x), np.array([e.rul[-1] for e in test]), np.array([e.asset_id for e in test])),
+    )
+
+
+def _standardize(train: RulArrays, others: list[RulArrays]) -> tuple[list[RulArrays], np.ndarray]:
+    """Drop channels constant in training, z-score with training statistics; returns arrays and kept mask."""
+    mean = train.X[:, :, -1].mean(axis=0)  # (C,) statistics of each cycle once (the window's last cycle)
+    std = train.X[:, :, -1].std(axis=0)
+    keep = std > 1e-8 * np.maximum(1.0, np.abs(mean))
+    out = []
+    for arrays in [train, *others]:
+        scaled = (arrays.X[:, keep, :] - mean[keep, None]) / std[keep, None]
+        out.append(RulArrays(scaled.astype(np.float32), arrays.y, arrays.engines))
+    return out, keep
+
+
+def _fit_predict(factory: MethodFactory, seed: int, train: RulArrays, test: RulArrays) -> np.ndarray:
+    estimator = factory(seed)
+    estimator.fit(train.X, train.y)
+    return np.asarray(estimator.predict(test.X), dtype=np.float64).reshape(-1)
+
+
+def run_cmapss(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CmapssConfig | None = None
+) -> ProtocolResult:
+    """Run the C-MAPSS RUL protocol.
+
+    Args:
+        dataset: Canonical C-MAPSS dataset.
+        factory: ``seed -> regressor`` (see the module docstring for the interface).
+        seed: Seed of the validation split and the estimator.
+        config: Protocol settings; defaults to :class:`CmapssConfig`.
+
+    Returns:
+        ``rmse`` and ``nasa_score`` on the test engines' last cycles (and ``val_rmse`` on held-out
+        training engines, capped targets, every cycle).
+    """
+    config = config or CmapssConfig()
+    engines, channels, subset = load_engines(dataset, config.subset)
+    train_raw, test_raw = build_arrays(engines, config)
+    metrics: dict[str, float] = {}
+    if config.validation_fraction > 0:
+        split = group_split(train_raw.engines, config.validation_fraction, seed)
+        inner_raw = RulArrays(train_raw.X[split.train], train_raw.y[split.train], train_raw.engines[split.train])
+        val_raw = RulArrays(train_raw.X[split.test], train_raw.y[split.test], train_raw.engines[split.test])
+        (inner, val), _ = _standardize(inner_raw, [val_raw])
+        metrics["val_rmse"] = rmse(val.y, _fit_predict(factory, seed, inner, val))
+    (train, test), keep = _standardize(train_raw, [test_raw])
+    predicted = _fit_predict(factory, seed, train, test)
+    metrics = {"rmse": rmse(test.y, predicted), "nasa_score": nasa_score(test.y, predicted), **metrics}
+    details = {
+        "subset": subset,
+        "config": asdict(config),
+        "channels": [c for c, k in zip(channels, keep, strict=True) if k],
+        "n_train_engines": len(np.unique(train.engines)),
+        "n_train_windows": len(train.y),
+        "n_test_engines": len(test.y),
+    }
+    return ProtocolResult(metrics=metrics, details=details)

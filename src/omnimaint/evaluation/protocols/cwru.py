@@ -1,0 +1,294 @@
+"""CWRU bearing fault diagnosis protocols (CWRU Bearing Data Center; Smith & Randall, MSSP 64-65, 2015).
+
+The customary 10-class task: normal, and inner-race (IR), ball (B) and outer-race at 6 o'clock (OR@6)
+faults of 0.007, 0.014 and 0.021 inch, from the drive-end accelerometer (``DE``).
+
+Many published ~100 % accuracies cut each recording into overlapping segments and split them at random,
+so that the test segments share samples (and the same few seconds of the same run) with training
+segments. These protocols cannot leak that way:
+
+- **Within-recording** (:func:`run_cwru`): each recording is cut into contiguous blocks, the first part
+  for training, then a gap of at least one segment, then the last part for testing; segments are
+  non-overlapping inside each block. Train and test segments of a recording share no sample and are at
+  least ``gap`` samples apart. All loads present are pooled (the public 12 kHz set here holds 0 HP only).
+- **Cross-load** (:func:`run_cwru_cross_load`): train on every recording of one motor load, test on the
+  recordings of the other loads (different files, so nothing is shared); repeated for each load and
+  averaged. With a single load it raises a clear "not enough loads" error.
+
+Recordings sampled at different rates (the normal baseline is often stored at 48 kHz next to 12 kHz
+fault data) are resampled to the lowest rate present, so that the rate itself cannot give the class away.
+
+Canonical form (see the CWRU adapter): one ``bearing_rig`` asset per file with metadata ``load_hp``; one
+waveform row per channel holding the recording; one ``failures`` row per asset whose ``fault_type`` is
+the class (``normal``, ``IR007``, ``B014``, ``OR021@6`` ...).
+
+Estimator interface: ``fit(X, y)`` / ``predict(X)`` with ``X`` float32 ``(n, 1, segment_length)``, ``y`` class names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass
+from math import gcd
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.signal import resample_poly
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.evaluation.metrics import ClassificationScores, classification_scores
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
+
+logger = logging.getLogger(__name__)
+
+ASSET_TYPE = "bearing_rig"
+TEN_CLASSES: tuple[str, ...] = (
+    "normal",
+    "IR007",
+    "IR014",
+    "IR021",
+    "B007",
+    "B014",
+    "B021",
+    "OR007@6",
+    "OR014@6",
+    "OR021@6",
+)
+
+
+@dataclass(frozen=True)
+class CwruConfig:
+    """Settings of the CWRU protocols.
+
+    Attributes:
+        channel: Accelerometer channel.
+        classes: Fault types kept (recordings of other types are ignored).
+        segment_length: Samples per segment.
+        test_fraction: Last fraction of each recording used for testing (within-recording protocol).
+        gap: Samples skipped between the training and the test block of a recording.
+    """
+
+    channel: str = "DE"
+    classes: tuple[str, ...] = TEN_CLASSES
+    segment_length: int = 2048
+    test_fraction: float = 0.3
+    gap: int = 2048
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording (one asset) of the chosen channel.
+
+    Attributes:
+        asset_id: Asset id.
+        label: Fault type.
+        load_hp: Motor load, or ``None`` when the metadata does not say.
+        samples: The waveform, float32, at ``sample_rate_hz``.
+        sample_rate_hz: Rate after resampling to the common rate.
+    """
+
+    asset_id: str
+    label: str
+    load_hp: float | None
+    samples: np.ndarray
+    sample_rate_hz: float
+
+
+def load_recordings(dataset: Dataset, config: CwruConfig) -> list[Recording]:
+    """Read the chosen channel of every bearing recording of the configured classes, at a common rate.
+
+    Raises:
+        ProtocolError: if no recording of the configured classes has the channel.
+    """
+    ids = set(assets_of_type(dataset, ASSET_TYPE))
+    if not ids:
+        raise ProtocolError(f"{dataset.path}: no assets of type '{ASSET_TYPE}' (is this a CWRU dataset?)")
+    failures = dataset.table("failures")
+    labels = {str(a): str(f) for a, f in zip(failures["asset_id"], failures["fault_type"], strict=True)}
+    metadata = asset_metadata(dataset)
+    wanted = sorted(a for a in ids if labels.get(a) in config.classes)
+    table = dataset.arrow("waveforms")
+    table = table.filter(
+        pc.and_(
+            pc.equal(table["channel"], config.channel),
+            pc.is_in(table["asset_id"], value_set=pa.array(wanted, type=table["asset_id"].type)),
+        )
+    )
+    table = table.sort_by([("asset_id", "ascending"), ("ts", "ascending")])
+    bursts: dict[str, list[np.ndarray]] = {}
+    rates: dict[str, float] = {}
+    for index in range(table.num_rows):
+        asset = str(table["asset_id"][index].as_py())
+        bursts.setdefault(asset, []).append(table["samples"][index].values.to_numpy(zero_copy_only=False))
+        rates[asset] = float(table["sample_rate_hz"][index].as_py())
+    if not bursts:
+        raise ProtocolError(
+            f"{dataset.path}: no '{config.channel}' waveforms for the classes {', '.join(config.classes)}"
+        )
+    common_rate = min(rates.values())
+    recordings = []
+    for asset, parts in bursts.items():
+        samples = np.concatenate(parts).astype(np.float64)
+        rate = rates[asset]
+        if rate != common_rate:
+            up, down = int(common_rate), int(rate)
+            divisor = gcd(up, down)
+            samples = resample_poly(samples, up // divisor, down // divisor)
+            logger.info("resampled %s from %g Hz to %g Hz", asset, rate, common_rate)
+        load = metadata.get(asset, {}).get("load_hp")
+        recordings.append(
+            Recording(
+                asset, labels[asset], float(load) if load is not None else None, samples.astype(np.float32), common_rate
+            )
+        )
+    missing = sorted(set(config.classes) - {r.label for r in recordings})
+    if missing:
+        logger.warning("classes without any recording: %s", ", ".join(missing))
+    return recordings
+
+
+@dataclass(frozen=True)
+class SegmentSet:
+    """Segments cut from recordings.
+
+    Attributes:
+        X: Segments, float32 ``(n, 1, segment_length)``.
+        y: Class of each segment.
+        asset_ids: Recording of each segment.
+        starts: First sample of each segment in its recording (after resampling).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    asset_ids: np.ndarray
+    starts: np.ndarray
+
+
+def block_bounds(n_samples: int, config: CwruConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The training and test blocks ``[start, stop)`` of a recording: train first, then the gap, then test.
+
+    Raises:
+        ProtocolError: if the recording is too short for one segment on each side of the gap.
+    """
+    test_start = n_samples - round(config.test_fraction * n_samples)
+    train_stop = test_start - config.gap
+    if train_stop < config.segment_length or n_samples - test_start < config.segment_length:
+        raise ProtocolError(
+            f"a recording of {n_samples} samples is too short for a {config.segment_length}-sample segment on each "
+            f"side of a {config.gap}-sample gap"
+        )
+    return (0, train_stop), (test_start, n_samples)
+
+
+def cut_segments(recordings: list[Recording], bounds: dict[str, tuple[int, int]], length: int) -> SegmentSet:
+    """Non-overlapping segments of ``length`` samples inside each recording's block ``[start, stop)``."""
+    xs, ys, ids, starts = [], [], [], []
+    for recording in recordings:
+        start, stop = bounds[recording.asset_id]
+        offsets = np.arange(start, stop - length + 1, length)
+        if offsets.size == 0:
+            continue
+        xs.append(np.stack([recording.samples[o : o + length] for o in offsets])[:, None, :])  # (n, 1, length)
+        ys.extend([recording.label] * offsets.size)
+        ids.extend([recording.asset_id] * offsets.size)
+        starts.append(offsets)
+    if not xs:
+        raise ProtocolError("no segment fits in the recordings")
+    return SegmentSet(np.concatenate(xs), np.array(ys), np.array(ids), np.concatenate(starts))
+
+
+def within_recording_split(recordings: list[Recording], config: CwruConfig) -> tuple[SegmentSet, SegmentSet]:
+    """Training and test segments: first block of each recording for training, last block for testing."""
+    train_bounds, test_bounds = {}, {}
+    for recording in recordings:
+        train_bounds[recording.asset_id], test_bounds[recording.asset_id] = block_bounds(len(recording.samples), config)
+    return (
+        cut_segments(recordings, train_bounds, config.segment_length),
+        cut_segments(recordings, test_bounds, config.segment_length),
+    )
+
+
+def _score(
+    factory: MethodFactory, seed: int, train: SegmentSet, test: SegmentSet, classes: list[str]
+) -> ClassificationScores:
+    estimator = factory(seed)
+    estimator.fit(train.X, train.y)
+    predicted = np.asarray(estimator.predict(test.X)).astype(str)
+    return classification_scores(test.y, predicted, classes)
+
+
+def run_cwru(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CwruConfig | None = None
+) -> ProtocolResult:
+    """Run the within-recording 10-class protocol.
+
+    Returns:
+        ``accuracy`` and ``macro_f1`` on the test blocks, and per-class F1 and segment counts in details.
+    """
+    config = config or CwruConfig()
+    recordings = load_recordings(dataset, config)
+    train, test = within_recording_split(recordings, config)
+    classes = sorted(set(train.y))
+    scores = _score(factory, seed, train, test, classes)
+    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    details = {
+        "config": asdict(config),
+        "classes": classes,
+        "loads_hp": loads,
+        "sample_rate_hz": recordings[0].sample_rate_hz,
+        "n_train_segments": len(train.y),
+        "n_test_segments": len(test.y),
+        "test_segments_per_class": dict(Counter(test.y.tolist())),
+        "per_class_f1": scores.per_class_f1,
+    }
+    metrics = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1, "n_classes": float(len(classes))}
+    return ProtocolResult(metrics=metrics, details=details)
+
+
+def cross_load_splits(recordings: list[Recording]) -> list[tuple[float, list[Recording], list[Recording]]]:
+    """For each load, (load, its recordings, the recordings of the other loads), classes restricted to shared ones.
+
+    Raises:
+        ProtocolError: "not enough loads" when fewer than two motor loads are present.
+    """
+    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    if len(loads) < 2:
+        found = f"only {loads[0]:g} HP" if loads else "no load_hp metadata"
+        raise ProtocolError(
+            f"not enough loads for the cross-load protocol: it trains on one motor load and tests on the others, "
+            f"so it needs recordings at 2 or more loads; found {found}"
+        )
+    splits = []
+    for load in loads:
+        train = [r for r in recordings if r.load_hp == load]
+        test = [r for r in recordings if r.load_hp is not None and r.load_hp != load]
+        shared = {r.label for r in train} & {r.label for r in test}
+        splits.append((load, [r for r in train if r.label in shared], [r for r in test if r.label in shared]))
+    return splits
+
+
+def run_cwru_cross_load(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CwruConfig | None = None
+) -> ProtocolResult:
+    """Run the cross-load protocol: train on one load, test on the others, for each load; report the mean.
+
+    Raises:
+        ProtocolError: when fewer than two loads are present.
+    """
+    config = config or CwruConfig()
+    recordings = load_recordings(dataset, config)
+    per_load: dict[str, ClassificationScores] = {}
+    for load, train_recs, test_recs in cross_load_splits(recordings):
+        whole = {r.asset_id: (0, len(r.samples)) for r in [*train_recs, *test_recs]}
+        train = cut_segments(train_recs, whole, config.segment_length)
+        test = cut_segments(test_recs, whole, config.segment_length)
+        per_load[f"{load:g}"] = _score(factory, seed, train, test, sorted(set(train.y)))
+    metrics = {
+        "accuracy": float(np.mean([s.accuracy for s in per_load.values()])),
+        "macro_f1": float(np.mean([s.macro_f1 for s in per_load.values()])),
+    }
+    details = {"config": asdict(config), "per_train_load": {load: asdict(s) for load, s in per_load.items()}}
+    return ProtocolResult(metrics=metrics, details=details)

@@ -1,0 +1,201 @@
+"""Image protocols: surface-defect classification and image-level anomaly detection.
+
+- **Classification** (:func:`run_image_classification`; NEU-DET, Song & Yan, Applied Surface Science
+  2013): every labelled frame, a stratified split with a fixed seed (``test_fraction`` of each class
+  held out), accuracy and macro-F1.
+- **Anomaly detection** (:func:`run_image_anomaly`): the method sees normal images only and scores
+  every test image; image-level AUROC of normal vs anomalous.
+
+  * MVTec-AD style data (Bergmann et al., CVPR 2019) with assets ``<category>-train`` and
+    ``<category>-test``: train on the ``normal`` images of ``<category>-train``, test on all of
+    ``<category>-test``; AUROC per category and their mean.
+  * Data without a ``normal`` class (NEU has six defect classes and no defect-free image): the
+    one-class-vs-rest protocol of the novelty-detection literature (Ruff et al., ICML 2018): each class
+    in turn plays "normal"; train on its images in the training split, test on the whole test split
+    (that class = normal, every other class = anomaly); AUROC per class and their mean.
+
+Canonical form (see the images adapter): ``frames`` rows (camera ``cam0``, one image per ts) and a
+``failures`` row at the same ``(asset_id, ts)`` whose ``fault_type`` is the image's class.
+
+Estimator interfaces, with ``X`` float32 ``(n, size, size)`` grey levels in ``[0, 1]``:
+classification ``fit(X, y)`` / ``predict(X)``; anomaly ``fit(X)`` / ``score_samples(X)`` (scikit-learn
+convention: higher = more normal).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.evaluation.metrics import auroc, classification_scores
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.splits import IndexSplit, stratified_split
+
+logger = logging.getLogger(__name__)
+
+NORMAL = "normal"
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """Settings of the image protocols.
+
+    Attributes:
+        image_size: Images are converted to grey levels and resized to ``image_size`` squared.
+        test_fraction: Fraction of each class held out (stratified split).
+    """
+
+    image_size: int = 128
+    test_fraction: float = 0.3
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Labelled frames of a dataset.
+
+    Attributes:
+        X: Grey levels in ``[0, 1]``, float32 ``(n, size, size)``.
+        y: Class of each image.
+        asset_ids: Asset of each image.
+        paths: Frame path of each image (unique per image).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    asset_ids: np.ndarray
+    paths: np.ndarray
+
+    def take(self, rows: np.ndarray) -> LabelledImages:
+        """The images at the given positions."""
+        return LabelledImages(self.X[rows], self.y[rows], self.asset_ids[rows], self.paths[rows])
+
+
+def labelled_frames(dataset: Dataset) -> pd.DataFrame:
+    """Frames joined with their label: columns asset_id, ts, path, label.
+
+    Raises:
+        ProtocolError: if the dataset has no frames, or no frame has a label.
+    """
+    frames = dataset.table("frames")
+    if frames.empty:
+        raise ProtocolError(f"{dataset.path}: no frames (is this an image dataset?)")
+    labels = dataset.table("failures")[["asset_id", "ts", "fault_type"]].rename(columns={"fault_type": "label"})
+    joined = frames.merge(labels, on=["asset_id", "ts"], how="inner")
+    if joined.empty:
+        raise ProtocolError(f"{dataset.path}: no frame has a label (a failures row at the frame's asset_id and ts)")
+    if len(joined) < len(frames):
+        logger.warning("%d of %d frames have no label and are ignored", len(frames) - len(joined), len(frames))
+    return joined[["asset_id", "ts", "path", "label"]].reset_index(drop=True)
+
+
+def load_images(dataset: Dataset, config: ImageConfig) -> LabelledImages:
+    """Read every labelled frame as grey levels resized to the configured size."""
+    frames = labelled_frames(dataset)
+    size = (config.image_size, config.image_size)
+    pixels = np.empty((len(frames), *size), dtype=np.float32)
+    for row, path in enumerate(frames["path"]):
+        with Image.open(dataset.frame_file(str(path))) as image:
+            grey = image.convert("L").resize(size, Image.Resampling.BILINEAR)
+        pixels[row] = np.asarray(grey, dtype=np.float32) / 255.0
+    return LabelledImages(
+        pixels,
+        frames["label"].astype(str).to_numpy(),
+        frames["asset_id"].astype(str).to_numpy(),
+        frames["path"].to_numpy(),
+    )
+
+
+def image_split(images: LabelledImages, config: ImageConfig, seed: int) -> IndexSplit:
+    """Stratified split of the images by class."""
+    return stratified_split(images.y, config.test_fraction, seed)
+
+
+def run_image_classification(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: ImageConfig | None = None
+) -> ProtocolResult:
+    """Run the classification protocol.
+
+    Returns:
+        ``accuracy`` and ``macro_f1`` on the held-out images; per-class F1 and counts in details.
+    """
+    config = config or ImageConfig()
+    images = load_images(dataset, config)
+    split = image_split(images, config, seed)
+    train, test = images.take(split.train), images.take(split.test)
+    estimator = factory(seed)
+    estimator.fit(train.X, train.y)
+    predicted = np.asarray(estimator.predict(test.X)).astype(str)
+    classes = sorted(set(images.y.tolist()))
+    scores = classification_scores(test.y, predicted, classes)
+    details = {
+        "config": asdict(config),
+        "classes": classes,
+        "n_train": len(train.y),
+        "n_test": len(test.y),
+        "test_per_class": dict(Counter(test.y.tolist())),
+        "per_class_f1": scores.per_class_f1,
+    }
+    return ProtocolResult(metrics={"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}, details=details)
+
+
+@dataclass(frozen=True)
+class AnomalyTask:
+    """One anomaly-detection task: fit on ``train`` (normal only), score ``test`` against ``is_anomaly``."""
+
+    name: str
+    train: LabelledImages
+    test: LabelledImages
+    is_anomaly: np.ndarray
+
+
+def anomaly_tasks(images: LabelledImages, config: ImageConfig, seed: int) -> list[AnomalyTask]:
+    """The tasks of the anomaly protocol (per MVTec category, or one per class as "normal")."""
+    categories = sorted({a.removesuffix("-train") for a in images.asset_ids if a.endswith("-train")})
+    tasks = []
+    if categories and NORMAL in set(images.y.tolist()):
+        for category in categories:
+            train_rows = np.flatnonzero((images.asset_ids == f"{category}-train") & (images.y == NORMAL))
+            test_rows = np.flatnonzero(images.asset_ids == f"{category}-test")
+            if train_rows.size == 0 or test_rows.size == 0:
+                logger.warning("category %s lacks normal training images or test images; skipped", category)
+                continue
+            test = images.take(test_rows)
+            tasks.append(AnomalyTask(category, images.take(train_rows), test, test.y != NORMAL))
+        return tasks
+    split = image_split(images, config, seed)
+    train, test = images.take(split.train), images.take(split.test)
+    normal_classes = [NORMAL] if NORMAL in set(images.y.tolist()) else sorted(set(images.y.tolist()))
+    for normal in normal_classes:
+        tasks.append(AnomalyTask(normal, train.take(np.flatnonzero(train.y == normal)), test, test.y != normal))
+    return tasks
+
+
+def run_image_anomaly(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: ImageConfig | None = None
+) -> ProtocolResult:
+    """Run the anomaly protocol.
+
+    Returns:
+        ``auroc`` (mean over tasks); the AUROC of each task (category, or class playing "normal") in details.
+    """
+    config = config or ImageConfig()
+    images = load_images(dataset, config)
+    per_task: dict[str, float] = {}
+    for task in anomaly_tasks(images, config, seed):
+        if task.is_anomaly.all() or not task.is_anomaly.any():
+            logger.warning("task %s has a single class in its test set; skipped", task.name)
+            continue
+        detector = factory(seed)
+        detector.fit(task.train.X)
+        normality = np.asarray(detector.score_samples(task.test.X), dtype=np.float64)
+        per_task[task.name] = auroc(task.is_anomaly, -normality)
+    if not per_task:
+        raise ProtocolError(f"{dataset.path}: no anomaly task has both normal and anomalous test images")
+    details = {"config": asdict(config), "auroc_per_task": per_task}
+    return ProtocolResult(metrics={"auroc": float(np.mean(list(per_task.values())))}, details=details)

@@ -1,0 +1,111 @@
+"""C-MAPSS protocol: capped targets, padded windows, test RUL from failures, engine-disjoint validation."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from omnimaint.data import Dataset
+from omnimaint.evaluation.metrics import nasa_score, rmse
+from omnimaint.evaluation.protocols.cmapss import (
+    CmapssConfig,
+    build_arrays,
+    load_engines,
+    run_cmapss,
+    windows_ending_at,
+)
+from tests.unit.evaluation.canonical import cmapss_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cmapss_dataset(tmp_path_factory.mktemp("cmapss") / "d")
+
+
+class _Recorder:
+    """Predicts a constant and records what it was fitted on."""
+
+    calls: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Recorder:
+        _Recorder.calls.append((X, y))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.value)
+
+
+def test_windows_are_front_padded_with_the_first_cycle() -> None:
+    values = np.arange(10, dtype=float).reshape(5, 2)  # 5 cycles, 2 channels
+    windows = windows_ending_at(values, 4, np.array([0, 4]))
+    assert windows.shape == (2, 2, 4)
+    assert windows[0, 0].tolist() == [0, 0, 0, 0]
+    assert windows[1, 1].tolist() == [3, 5, 7, 9]
+
+
+def test_targets_are_capped_and_test_rul_comes_from_the_failure(dataset: Dataset) -> None:
+    engines, channels, subset = load_engines(dataset)
+    assert subset == "FD001"
+    assert channels == ["s1", "s2", "setting1"]
+    train, test = build_arrays(engines, CmapssConfig(rul_cap=50, window=30))
+    assert train.y.max() == 50
+    assert train.y.min() == 0  # the last training cycle is the failure
+    assert train.X.shape[1:] == (3, 30)
+    assert len(train.y) == sum(len(e.values) for e in engines if e.split == "train")
+    for engine, true_rul in zip((e for e in engines if e.split == "test"), test.y, strict=True):
+        failure = dataset.table("failures").set_index("asset_id").loc[engine.asset_id, "ts"]
+        last = dataset.table("telemetry").query("asset_id == @engine.asset_id")["ts"].max()
+        assert true_rul == (failure - last).total_seconds() / 3600
+        assert true_rul > 0
+
+
+def test_protocol_scores_the_last_cycle_and_never_fits_on_test_engines(dataset: Dataset) -> None:
+    _Recorder.calls.clear()
+    result = run_cmapss(dataset, lambda seed: _Recorder(40.0), seed=0)
+    engines, _, _ = load_engines(dataset)
+    test_rul = np.array([e.rul[-1] for e in engines if e.split == "test"])
+    assert result.metrics["rmse"] == pytest.approx(rmse(test_rul, np.full(len(test_rul), 40.0)))
+    assert result.metrics["nasa_score"] == pytest.approx(nasa_score(test_rul, np.full(len(test_rul), 40.0)))
+    assert result.details["channels"] == ["s2", "setting1"]  # the constant s1 is dropped
+    train_cycles = {e.asset_id: len(e.values) for e in engines if e.split == "train"}
+    (inner_x, _), (_, full_y) = _Recorder.calls
+    assert len(full_y) == sum(train_cycles.values())
+    # The validation fit sees whole engines only: its size is a sum of some engines' cycle counts.
+    held_out = result.details["n_train_windows"] - len(inner_x)
+    assert held_out > 0
+    assert any(
+        sum(train_cycles[a] for a in combo) == held_out
+        for combo in itertools.combinations(train_cycles, 2)  # 20 % of 10 engines
+    )
+
+
+def test_validation_split_is_by_engine(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnimaint.evaluation.protocols import cmapss
+
+    seen: list[Any] = []
+    original = cmapss.group_split
+
+    def spy(groups: np.ndarray, held_out: float, seed: int) -> Any:
+        split = original(groups, held_out, seed)
+        seen.append((set(groups[split.train]), set(groups[split.test])))
+        return split
+
+    monkeypatch.setattr(cmapss, "group_split", spy)
+    run_cmapss(dataset, lambda seed: _Recorder(10.0), seed=3)
+    ((inner, validation),) = seen
+    assert inner.isdisjoint(validation)
+    assert all("-train-" in a for a in inner | validation)
+
+
+def test_gbdt_baseline_beats_a_constant(dataset: Dataset) -> None:
+    from omnimaint.baselines import WindowStatsRegressor
+
+    constant = run_cmapss(dataset, lambda seed: _Recorder(60.0), seed=0).metrics["rmse"]
+    learned = run_cmapss(dataset, lambda seed: WindowStatsRegressor(max_iter=50, random_state=seed), seed=0)
+    assert learned.metrics["rmse"] < 0.6 * constant

@@ -1,0 +1,103 @@
+"""CWRU protocols: blocks with a gap inside each recording, common sampling rate, cross-load by file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omnimaint.data import Dataset
+from omnimaint.evaluation.protocols import ProtocolError
+from omnimaint.evaluation.protocols.cwru import (
+    TEN_CLASSES,
+    CwruConfig,
+    block_bounds,
+    cross_load_splits,
+    load_recordings,
+    run_cwru,
+    run_cwru_cross_load,
+    within_recording_split,
+)
+from tests.unit.evaluation.canonical import cwru_dataset
+
+CONFIG = CwruConfig(segment_length=512, test_fraction=0.3, gap=1024)
+
+
+@pytest.fixture(scope="module")
+def one_load(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cwru_dataset(tmp_path_factory.mktemp("cwru") / "d", loads=(0,), normal_rate=48_000)
+
+
+@pytest.fixture(scope="module")
+def two_loads(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cwru_dataset(tmp_path_factory.mktemp("cwru2") / "d", loads=(0, 1), n_samples=8192)
+
+
+class _Memorizer:
+    """Remembers training segments by content; predicts 'leak' for any test segment seen in training."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Memorizer:
+        self.seen_ = {segment.tobytes() for segment in X}
+        self.majority_ = max(set(y.tolist()), key=y.tolist().count)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.array(["leak" if s.tobytes() in self.seen_ else self.majority_ for s in X])
+
+
+def test_normal_recording_is_resampled_to_the_common_rate(one_load: Dataset) -> None:
+    recordings = {r.asset_id: r for r in load_recordings(one_load, CONFIG)}
+    assert {r.label for r in recordings.values()} == set(TEN_CLASSES)
+    assert {r.sample_rate_hz for r in recordings.values()} == {12_000.0}
+    assert len(recordings["Normal_0"].samples) == len(recordings["12k_DE-IR007_0"].samples)
+
+
+def test_train_and_test_blocks_are_separated_by_the_gap(one_load: Dataset) -> None:
+    recordings = load_recordings(one_load, CONFIG)
+    train, test = within_recording_split(recordings, CONFIG)
+    for asset in {r.asset_id for r in recordings}:
+        train_starts = np.sort(train.starts[train.asset_ids == asset])
+        test_starts = np.sort(test.starts[test.asset_ids == asset])
+        assert train_starts.size and test_starts.size
+        # Segments do not overlap within a side, and the last training sample is a gap before the first test one.
+        assert np.all(np.diff(train_starts) >= CONFIG.segment_length)
+        assert np.all(np.diff(test_starts) >= CONFIG.segment_length)
+        assert train_starts.max() + CONFIG.segment_length + CONFIG.gap <= test_starts.min()
+    assert train.X.shape[1:] == (1, CONFIG.segment_length)
+
+
+def test_no_test_segment_content_appears_in_training(one_load: Dataset) -> None:
+    result = run_cwru(one_load, lambda seed: _Memorizer(), config=CONFIG)
+    assert result.details["per_class_f1"].get("leak") is None
+    assert result.metrics["accuracy"] == pytest.approx(1 / len(TEN_CLASSES), abs=0.1)
+
+
+def test_block_bounds_refuse_a_recording_too_short() -> None:
+    assert block_bounds(10_000, CONFIG) == ((0, 10_000 - 3000 - 1024), (7000, 10_000))
+    with pytest.raises(ProtocolError, match="too short"):
+        block_bounds(1500, CONFIG)
+
+
+def test_cross_load_with_one_load_says_not_enough_loads(one_load: Dataset) -> None:
+    with pytest.raises(ProtocolError, match=r"not enough loads.*only 0 HP"):
+        run_cwru_cross_load(one_load, lambda seed: _Memorizer(), config=CONFIG)
+
+
+def test_cross_load_trains_and_tests_on_different_files(two_loads: Dataset) -> None:
+    splits = cross_load_splits(load_recordings(two_loads, CONFIG))
+    assert [load for load, _, _ in splits] == [0.0, 1.0]
+    for load, train, test in splits:
+        assert {r.load_hp for r in train} == {load}
+        assert load not in {r.load_hp for r in test}
+        assert {r.asset_id for r in train}.isdisjoint({r.asset_id for r in test})
+    result = run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), config=CONFIG)
+    assert set(result.details["per_train_load"]) == {"0", "1"}
+
+
+def test_spectral_baseline_separates_the_tones(one_load: Dataset) -> None:
+    from omnimaint.baselines import SpectralFeatureClassifier
+
+    result = run_cwru(
+        one_load, lambda seed: SpectralFeatureClassifier(n_estimators=50, random_state=seed), config=CONFIG
+    )
+    assert result.metrics["accuracy"] >= 0.95
+    assert result.metrics["n_classes"] == 10
