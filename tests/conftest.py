@@ -36,3 +36,25 @@ def public_dataset(public_data_dir: Path, request: pytest.FixtureRequest) -> Pat
     if not path.is_dir():
         pytest.skip(f"public dataset {request.param!r} not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def small_plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated plant (9 assets, 24 days, many faults), shared by model, training and inference tests."""
+    from omnimaint.sim import PlantConfig, simulate
+
+    config = PlantConfig(n_assets=9, days=24, seed=7, fault_rate_scale=4.0, telemetry_period_s=1800, workers=1)
+    out = tmp_path_factory.mktemp("plant") / "plant"
+    simulate(config, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(small_plant: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle fine-tuned for a few batches on the small plant (enough to exercise every code path)."""
+    from omnimaint.training.run import train
+    from tests.unit.training.tiny import tiny_config
+
+    bundle = train(tiny_config(small_plant, tmp_path_factory.mktemp("run")))
+    assert bundle is not None
+    return bundle

@@ -119,6 +119,197 @@ def inspect(dataset: DatasetArg) -> None:
         console.print(f"telemetry channels: {', '.join(summary.channels)}")
 
 
+@app.command()
+@reports_errors
+def bench(
+    protocol: Annotated[
+        str, typer.Argument(help="cmapss, cwru, cwru-cross-load, azure-pdm, images, images-anomaly, maintenance-text.")
+    ],
+    dataset: Annotated[Path, typer.Option("--dataset", help="Canonical dataset folder.", show_default=False)],
+    method: Annotated[str, typer.Option("--method", help="Method registered for the protocol.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the JSON record and results.md.")] = Path(
+        "bench-output"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the split and the method.")] = 0,
+) -> None:
+    """Run a benchmark protocol on a dataset with a method; write JSON and append a row to results.md."""
+    from omnimaint.evaluation.bench import format_metric, run_bench, write_record
+
+    with console.status(f"{protocol} / {method} on {dataset}"):
+        record = run_bench(protocol, dataset, method, seed)
+    path = write_record(record, out)
+    table = Table("metric", "value", title=f"{protocol} · {method} · {record.dataset_name}")
+    for name, value in record.metrics.items():
+        table.add_row(name, format_metric(value))
+    console.print(table)
+    console.print(f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}")
+
+
+import_app = typer.Typer(
+    name="import",
+    help="Convert a source format (public dataset, customer files, video) into a canonical dataset.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+ImportSource = Annotated[Path, typer.Argument(help="Source folder or file (see `omnimaint import formats`).")]
+ImportOut = Annotated[Path, typer.Option("--out", help="Dataset folder to create.", show_default=False)]
+ImportOverwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")]
+
+
+def _run_import(name: str, src: Path, out: Path, overwrite: bool, **options: object) -> None:
+    import time
+
+    from omnimaint.adapters import get_adapter
+
+    started = time.perf_counter()
+    dataset = get_adapter(name).convert(src, out, overwrite=overwrite, **options)
+    rows = ", ".join(f"{table}: {info.rows:,}" for table, info in dataset.manifest.tables.items())
+    console.print(f"[green]ok[/] {out} ({rows}) in {time.perf_counter() - started:.1f} s")
+
+
+@import_app.command("formats")
+def import_formats() -> None:
+    """List the source formats and what SRC must be for each."""
+    from omnimaint.adapters import ADAPTERS
+
+    table = Table("format", "SRC", "what", title="source formats")
+    for adapter in ADAPTERS.values():
+        table.add_row(adapter.name, adapter.source, adapter.summary)
+    console.print(table)
+
+
+@import_app.command("azure")
+@reports_errors
+def import_azure(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone the files' local datetimes are in (default: they are UTC).")
+    ] = None,
+) -> None:
+    """Azure Predictive Maintenance sample data: a folder holding PdM_*.csv."""
+    _run_import("azure", src, out, overwrite, timezone=timezone)
+
+
+@import_app.command("cmapss")
+@reports_errors
+def import_cmapss(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    subsets: Annotated[
+        str | None, typer.Option(help="Comma-separated subsets, e.g. FD001,FD003 (default: all).")
+    ] = None,
+) -> None:
+    """NASA C-MAPSS: a folder holding train_/test_/RUL_FD00x.txt (plain or .gz)."""
+    chosen = [name.strip() for name in subsets.split(",") if name.strip()] if subsets else None
+    _run_import("cmapss", src, out, overwrite, subsets=chosen)
+
+
+@import_app.command("cwru")
+@reports_errors
+def import_cwru(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    rate: Annotated[
+        float | None, typer.Option(help="Sampling rate in Hz for every file (default: from folders).")
+    ] = None,
+) -> None:
+    """CWRU bearing data: a folder searched recursively for class-named .mat files."""
+    _run_import("cwru", src, out, overwrite, rate=rate)
+
+
+@import_app.command("images")
+@reports_errors
+def import_images(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    layout: Annotated[str, typer.Option(help="auto, by_name (NEU), by_folder or mvtec.")] = "auto",
+    asset: Annotated[str | None, typer.Option(help="Asset id (by_name/by_folder; default: folder name).")] = None,
+) -> None:
+    """Labelled image folders: NEU-DET (class from file name), MVTec-AD, or class folders."""
+    _run_import("images", src, out, overwrite, layout=layout, asset=asset)
+
+
+@import_app.command("video")
+@reports_errors
+def import_video(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    fps: Annotated[float, typer.Option(help="Frames per second to keep.")] = 1.0,
+    start: Annotated[
+        str | None, typer.Option(help="ISO time with offset of the first frame (default: creation_time tag).")
+    ] = None,
+    asset: Annotated[str | None, typer.Option(help="Asset id (default: file stem).")] = None,
+    asset_type: Annotated[str, typer.Option(help="Asset type.")] = "machine",
+    camera: Annotated[str, typer.Option(help="Camera name.")] = "cam0",
+) -> None:
+    """A video file sampled into PNG frames (needs the `video` extra)."""
+    _run_import("video", src, out, overwrite, fps=fps, start=start, asset=asset, asset_type=asset_type, camera=camera)
+
+
+@import_app.command("maintnet")
+@reports_errors
+def import_maintnet(src: ImportSource, out: ImportOut, overwrite: ImportOverwrite = False) -> None:
+    """MaintNet logbook: a folder holding problems_actions.csv (and optionally annotated_problems.csv)."""
+    _run_import("maintnet", src, out, overwrite)
+
+
+@import_app.command("generic")
+@reports_errors
+def import_generic(src: ImportSource, out: ImportOut, overwrite: ImportOverwrite = False) -> None:
+    """Customer CSV/Parquet files: SRC is a YAML mapping file (see docs/adapters.md)."""
+    _run_import("generic", src, out, overwrite)
+
+
+@app.command()
+@reports_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder to create.", show_default=False)],
+    assets: Annotated[int, typer.Option("--assets", help="Machines: pumps, spindles and conveyors in turn.")] = 12,
+    days: Annotated[float, typer.Option(help="Length of the simulated period, in days.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Root seed: the same seed gives the same dataset.")] = 0,
+    lang: Annotated[str, typer.Option(help="Language of event messages and work orders: en or zh.")] = "en",
+    telemetry_period: Annotated[float, typer.Option(help="Seconds between telemetry readings.")] = 600.0,
+    waveform_period: Annotated[float, typer.Option(help="Seconds between vibration bursts.")] = 3600.0,
+    frame_period: Annotated[float, typer.Option(help="Seconds between camera frames.")] = 3600.0,
+    frame_size: Annotated[int, typer.Option(help="Frame width and height in pixels.")] = 64,
+    workers: Annotated[int, typer.Option(help="Worker processes (the output does not depend on it).")] = 2,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")] = False,
+) -> None:
+    """Simulate a plant (telemetry, vibration, camera, events, work orders) into a canonical dataset."""
+    import time
+
+    from omnimaint.errors import ConfigError
+    from omnimaint.sim import PlantConfig
+    from omnimaint.sim import simulate as simulate_plant
+    from omnimaint.sim.config import Language
+
+    languages: dict[str, Language] = {"en": "en", "zh": "zh"}
+    if lang not in languages:
+        raise ConfigError(f"--lang must be 'en' or 'zh', got {lang!r}")
+    config = PlantConfig(
+        n_assets=assets,
+        days=days,
+        seed=seed,
+        lang=languages[lang],
+        telemetry_period_s=telemetry_period,
+        waveform_period_s=waveform_period,
+        frame_period_s=frame_period,
+        frame_size=frame_size,
+        workers=workers,
+    )
+    started = time.perf_counter()
+    dataset = simulate_plant(config, out, overwrite=overwrite, progress=True)
+    rows = ", ".join(f"{table}: {info.rows:,}" for table, info in dataset.manifest.tables.items())
+    console.print(f"[green]ok[/] {out} ({rows}) in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     """Entry point of the ``omnimaint`` console script."""
     app()
@@ -126,3 +317,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Model commands register themselves on `app` (kept in their own module to keep this one short).
+from omnimaint import cli_model  # noqa: E402
+
+__all__ = ["app", "cli_model", "main"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -24,10 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omnimaint import __version__
+from omnimaint.atomic import staging_path, swap_into_place
 from omnimaint.data.manifest import MANIFEST_FILE, Manifest, TableInfo, read_manifest, write_manifest
 from omnimaint.data.schema import TABLES, ColumnKind, TableSpec
 from omnimaint.data.validation import ValidationContext, normalize_table, sort_table
-from omnimaint.errors import DatasetError
+from omnimaint.errors import DatasetError, OmnimaintError
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class DatasetWriter:
         self.overwrite = overwrite
         if self.path.exists() and not overwrite:
             raise DatasetError(f"{self.path}: already exists (pass overwrite to replace it)")
-        self.staging = self.path.parent / f".{self.path.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.staging = staging_path(self.path)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._rows: dict[str, int] = {}
         self._asset_ids: frozenset[str] | None = None
@@ -349,15 +349,10 @@ class DatasetWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _swap_into_place(self) -> None:
-        if not self.path.exists():
-            self.staging.rename(self.path)
-            return
-        if not self.overwrite:
-            raise DatasetError(f"{self.path}: appeared while writing; not replacing it")
-        retired = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
-        self.path.rename(retired)
-        self.staging.rename(self.path)
-        shutil.rmtree(retired, ignore_errors=True)
+        try:
+            swap_into_place(self.staging, self.path, overwrite=self.overwrite)
+        except OmnimaintError as exc:
+            raise DatasetError(f"{self.path}: appeared while writing; not replacing it") from exc
 
 
 def write_dataset(

@@ -78,6 +78,15 @@ def _slots(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     return np.where(valid, idx, 0), valid
 
 
+def _covered(lo: np.ndarray, hi: np.ndarray, size: int) -> np.ndarray:
+    """Which of ``size`` items lie in at least one half-open range ``[lo, hi)``."""
+    counts = np.zeros(size + 1, dtype=np.int64)
+    keep = hi > lo
+    np.add.at(counts, lo[keep], 1)
+    np.add.at(counts, hi[keep], -1)
+    return np.cumsum(counts[:-1]) > 0
+
+
 def _take(values: np.ndarray, slots: np.ndarray, valid: np.ndarray, fill: object) -> np.ndarray:
     """``values[slots]`` with ``fill`` wherever a slot is not valid (also when ``values`` is empty)."""
     fill_value = np.asarray(fill, dtype=values.dtype)
@@ -184,6 +193,66 @@ class WindowedDataset:
             (rng if rng is not None else np.random.default_rng()).shuffle(order)
         for start in range(0, len(order), batch_size):
             yield self.batch(order[start : start + batch_size])
+
+    # -- what the windows see (for fitting preprocessors on exactly the training windows' data) ---------
+
+    def telemetry_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel, the median and a robust scale (IQR / 1.349, at least 1e-3) of the observed grid
+        values that some window reads. Channels never observed get (0, 1)."""
+        if not self._tel:
+            return np.zeros(0, dtype=np.float32), np.ones(0, dtype=np.float32)
+        assert self.spec.telemetry is not None
+        tel, length = self._tel, self.spec.telemetry.length
+        last = tel["offset"][self._anchor_asset] + tel["last_bin"] - tel["k0"][self._anchor_asset]
+        first = np.maximum(last - length + 1, tel["offset"][self._anchor_asset])
+        last = np.minimum(last, tel["offset"][self._anchor_asset] + tel["n_bins"][self._anchor_asset] - 1)
+        covered = _covered(first, last + 1, len(tel["values"]))
+        center = np.zeros(tel["values"].shape[1], dtype=np.float32)
+        scale = np.ones(tel["values"].shape[1], dtype=np.float32)
+        for c in range(len(center)):
+            values = tel["values"][covered & tel["mask"][:, c], c]
+            if values.size:
+                q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+                center[c] = q50
+                scale[c] = max((q75 - q25) / 1.349, float(np.std(values)) * 0.1, 1e-3)
+        return center, scale
+
+    def waveform_rms(self) -> np.ndarray:
+        """Per waveform channel, the RMS of the bursts that some window reads (1 when none)."""
+        if not self._wf:
+            return np.ones(0, dtype=np.float32)
+        covered = _covered(self._wf["lo"], self._wf["hi"], len(self._wf["data"]))
+        rms = np.ones(self._wf["data"].shape[1], dtype=np.float32)
+        for c in range(len(rms)):
+            bursts = self._wf["data"][covered & self._wf["mask"][:, c], c]
+            if bursts.size:
+                rms[c] = max(float(np.sqrt(np.mean(np.square(bursts, dtype=np.float64)))), 1e-6)
+        return rms
+
+    def frame_statistics(self, limit: int = 512, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per RGB channel mean and std (0–1 scale) over up to ``limit`` frames that windows read."""
+        if not self._fr or self._frame_store is None:
+            return np.full(3, 0.5, dtype=np.float32), np.full(3, 0.25, dtype=np.float32)
+        covered = np.flatnonzero(_covered(self._fr["lo"], self._fr["hi"], len(self._fr["paths"])))
+        paths = [p for p in self._fr["paths"][covered].ravel() if p is not None]
+        if not paths:
+            return np.full(3, 0.5, dtype=np.float32), np.full(3, 0.25, dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(paths), size=min(limit, len(paths)), replace=False)
+        pixels = np.stack([self._frame_store.load(paths[i]) for i in chosen]).reshape(-1, 3) / 255.0
+        return pixels.mean(axis=0).astype(np.float32), np.maximum(pixels.std(axis=0), 1e-3).astype(np.float32)
+
+    def visible_texts(self) -> list[str]:
+        """Every event message and work-order text that some window reads."""
+        ids: list[np.ndarray] = []
+        for store in (self._ev, self._mt):
+            if store and store["ts"].size:
+                covered = _covered(store["lo"], store["hi"], len(store["ts"]))
+                ids.append(store["text"][covered])
+        if not ids:
+            return []
+        used = np.unique(np.concatenate(ids))
+        return [self._texts[i] for i in used if i >= 0]
 
     # -- preparation ------------------------------------------------------------------------------------
 

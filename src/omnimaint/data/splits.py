@@ -86,6 +86,15 @@ def assign_assets(assets: pd.DataFrame, fractions: tuple[float, float, float], s
         bounds = np.concatenate([[0], np.cumsum(counts)])
         for name, lo, hi in zip(SPLIT_NAMES, bounds[:-1], bounds[1:], strict=True):
             out[name].update(ids[lo:hi])
+    # Small fleets: rounding per type can leave a split with a positive share empty; give it one asset
+    # from the largest split (the choice is seeded like the rest).
+    for name, share in zip(SPLIT_NAMES, fractions, strict=True):
+        if share > 0 and not out[name]:
+            donor = max(SPLIT_NAMES, key=lambda n: len(out[n]))
+            if len(out[donor]) > 1:
+                moved = sorted(out[donor])[int(rng.integers(len(out[donor])))]
+                out[donor].remove(moved)
+                out[name].add(moved)
     return {name: frozenset(ids) for name, ids in out.items()}
 
 

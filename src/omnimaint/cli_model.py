@@ -1,0 +1,263 @@
+"""Model commands: ``pretrain``, ``train``, ``evaluate``, ``export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+import yaml
+
+from omnimaint.cli import DatasetArg, app, console, reports_errors
+from omnimaint.errors import ConfigError
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML training config.")]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, logs, bundle/).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Any config field as dotted.path=value (repeatable), e.g. --set optim.lr=1e-3."),
+]
+EpochsOption = Annotated[int | None, typer.Option("--epochs", help="Maximum epochs.")]
+BatchOption = Annotated[int | None, typer.Option("--batch-size", help="Global batch size.")]
+LrOption = Annotated[float | None, typer.Option("--lr", help="Learning rate.")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of everything.")]
+DevicesOption = Annotated[int | None, typer.Option("--devices", help="Processes/accelerators (data parallel).")]
+StrategyOption = Annotated[str | None, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ddp_spawn.")]
+AcceleratorOption = Annotated[str | None, typer.Option("--accelerator", help="cpu, gpu or auto.")]
+InitOption = Annotated[Path | None, typer.Option("--init-from", help="Pretraining run (or bundle) to start from.")]
+ResumeOption = Annotated[Path | None, typer.Option("--resume", help="Lightning checkpoint to resume.")]
+LabelsOption = Annotated[float | None, typer.Option("--label-fraction", help="Share of training labels used.")]
+SplitOption = Annotated[str | None, typer.Option("--split", help="Split strategy: asset, time, asset_time.")]
+FusionOption = Annotated[str | None, typer.Option("--fusion", help="cross_attention or late.")]
+ModalitiesOption = Annotated[
+    str | None, typer.Option("--modalities", help="Comma-separated modalities to use (default: all in the config).")
+]
+TextOption = Annotated[str | None, typer.Option("--text-encoder", help="pretrained (MiniLM) or domain.")]
+LimitOption = Annotated[int | None, typer.Option("--limit-batches", help="Cap on training batches per epoch.")]
+WorkersOption = Annotated[int | None, typer.Option("--workers", help="Data-loader worker processes.")]
+ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+
+
+def _parse_sets(values: list[str] | None) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for item in values or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects dotted.path=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        parsed[key.strip()] = yaml.safe_load(raw)
+    return parsed
+
+
+def build_config(config: Path | None, overrides: dict[str, Any], modalities: str | None) -> Any:
+    """Load the YAML config, apply flags, and switch off the modalities not asked for."""
+    from omnimaint.data.windows import MODALITIES
+    from omnimaint.training.config import load_config
+
+    loaded = load_config(config, overrides)
+    if modalities is None:
+        return loaded
+    wanted = [m.strip() for m in modalities.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in MODALITIES]
+    if unknown or not wanted:
+        raise ConfigError(f"--modalities: unknown {unknown or 'empty list'}; choose from {list(MODALITIES)}")
+    window = loaded.data.window.without(*[m for m in MODALITIES if m not in wanted])  # type: ignore[arg-type]
+    return loaded.model_copy(update={"data": loaded.data.model_copy(update={"window": window})})
+
+
+def _training_config(
+    dataset: Path,
+    out: Path,
+    config: Path | None,
+    sets: list[str] | None,
+    modalities: str | None,
+    **flags: Any,
+) -> Any:
+    names = {
+        "epochs": "optim.max_epochs",
+        "batch_size": "optim.batch_size",
+        "lr": "optim.lr",
+        "seed": "seed",
+        "devices": "devices",
+        "strategy": "strategy",
+        "accelerator": "accelerator",
+        "init_from": "init_from",
+        "resume": "resume",
+        "label_fraction": "data.label_fraction",
+        "split": "data.split",
+        "fusion": "model.fusion.name",
+        "text_encoder": "model.text.name",
+        "limit_batches": "optim.limit_train_batches",
+        "workers": "num_workers",
+        "progress": "progress",
+    }
+    overrides = {"data.dataset": str(dataset), "out": str(out)}
+    overrides |= {names[k]: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+    overrides |= _parse_sets(sets)
+    return build_config(config, overrides, modalities)
+
+
+@app.command()
+@reports_errors
+def pretrain(
+    dataset: DatasetArg,
+    out: OutOption,
+    config: ConfigOption = None,
+    epochs: EpochsOption = None,
+    batch_size: BatchOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
+    accelerator: AcceleratorOption = None,
+    resume: ResumeOption = None,
+    split: SplitOption = None,
+    modalities: ModalitiesOption = None,
+    text_encoder: TextOption = None,
+    limit_batches: LimitOption = None,
+    workers: WorkersOption = None,
+    progress: ProgressOption = True,
+    set_: SetOption = None,
+) -> None:
+    """Self-supervised pretraining (cross-modal contrastive + masked telemetry reconstruction), no labels."""
+    from omnimaint.training.run import pretrain as run_pretrain
+
+    settings = _training_config(
+        dataset, out, config, set_, modalities,
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, devices=devices, strategy=strategy,
+        accelerator=accelerator, resume=resume, split=split, text_encoder=text_encoder,
+        limit_batches=limit_batches, workers=workers, progress=progress,
+    )  # fmt: skip
+    bundle = run_pretrain(settings)
+    if bundle is not None:
+        console.print(f"[green]pretrained[/] bundle at {bundle}")
+
+
+@app.command()
+@reports_errors
+def train(
+    dataset: DatasetArg,
+    out: OutOption,
+    config: ConfigOption = None,
+    epochs: EpochsOption = None,
+    batch_size: BatchOption = None,
+    lr: LrOption = None,
+    seed: SeedOption = None,
+    devices: DevicesOption = None,
+    strategy: StrategyOption = None,
+    accelerator: AcceleratorOption = None,
+    init_from: InitOption = None,
+    resume: ResumeOption = None,
+    label_fraction: LabelsOption = None,
+    split: SplitOption = None,
+    fusion: FusionOption = None,
+    modalities: ModalitiesOption = None,
+    text_encoder: TextOption = None,
+    limit_batches: LimitOption = None,
+    workers: WorkersOption = None,
+    progress: ProgressOption = True,
+    set_: SetOption = None,
+) -> None:
+    """Multi-task fine-tuning (optionally from a pretraining run); writes a calibrated bundle."""
+    from omnimaint.training.run import train as run_train
+
+    settings = _training_config(
+        dataset, out, config, set_, modalities,
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, devices=devices, strategy=strategy,
+        accelerator=accelerator, init_from=init_from, resume=resume, label_fraction=label_fraction,
+        split=split, fusion=fusion, text_encoder=text_encoder, limit_batches=limit_batches,
+        workers=workers, progress=progress,
+    )  # fmt: skip
+    bundle = run_train(settings)
+    if bundle is not None:
+        console.print(f"[green]trained[/] bundle at {bundle}")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)],
+    dataset: DatasetArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where metrics.json and report.html go.")] = Path(
+        "evaluation"
+    ),
+    split: Annotated[str, typer.Option(help="test, val, train (the bundle's own split) or all.")] = "test",
+    backend: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
+    ablation: Annotated[bool, typer.Option("--ablation/--no-ablation", help="Mask each modality in turn.")] = True,
+    progress: ProgressOption = True,
+) -> None:
+    """Measure every head, early warning and modality ablations; write metrics.json and report.html."""
+    from rich.table import Table
+
+    from omnimaint.evaluation.model_eval import SplitName, evaluate_bundle
+    from omnimaint.evaluation.report import summary_rows, write_report
+    from omnimaint.inference.predictor import Backend
+
+    if split not in ("train", "val", "test", "all"):
+        raise ConfigError(f"--split must be train, val, test or all, not {split!r}")
+    if backend not in ("torch", "onnx"):
+        raise ConfigError(f"--backend must be torch or onnx, not {backend!r}")
+    evaluation = evaluate_bundle(
+        bundle,
+        dataset,
+        split=cast("SplitName", split),
+        ablation=ablation,
+        backend=cast("Backend", backend),
+        progress=progress,
+    )
+    metrics_path, report_path = write_report(evaluation, out, f"{bundle} on {dataset} ({split})")
+    table = Table("metric", "value", title=f"evaluation ({split} split)")
+    for name, value in summary_rows(evaluation.metrics):
+        table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"wrote {metrics_path} and {report_path}")
+
+
+@app.command()
+@reports_errors
+def export(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)],
+    format_: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
+    int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamically quantised int8 model.")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
+) -> None:
+    """Export the bundle's model to ONNX (checked against PyTorch) and add it to the bundle."""
+    from omnimaint.inference.export import export_bundle
+
+    if format_ != "onnx":
+        raise ConfigError(f"--format {format_!r} is not supported; use onnx")
+    path, report = export_bundle(bundle, int8=int8, opset=opset)
+    console.print(f"[green]exported[/] {path} (largest difference from PyTorch: {report.worst:.2e})")
+
+
+@app.command()
+@reports_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the plant, runs and report.")] = Path(
+        "demo-output"
+    ),
+    assets: Annotated[int, typer.Option(help="Simulated machines.")] = 12,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 45,
+    seed: Annotated[int, typer.Option(help="Seed of the plant and of training.")] = 0,
+    lang: Annotated[str, typer.Option(help="Language of logs and work orders: en or zh.")] = "en",
+    progress: ProgressOption = True,
+) -> None:
+    """The main job on the built-in simulated plant: simulate → pretrain → train → evaluate, with a metrics table."""
+    from rich.table import Table
+
+    from omnimaint.data.dataset import Dataset
+    from omnimaint.data.inspection import summarize
+    from omnimaint.demo import DemoSettings, run_demo
+    from omnimaint.evaluation.report import summary_rows
+
+    result = run_demo(out, DemoSettings(assets=assets, days=days, seed=seed, lang=lang), progress=progress)
+    summary = summarize(Dataset(result.dataset))
+    console.print(
+        f"plant: {len(summary.assets)} assets, {summary.rows['telemetry']:,} telemetry rows, "
+        f"{summary.rows['waveforms']:,} bursts, {summary.rows['frames']:,} frames, {summary.rows['events']:,} events, "
+        f"{summary.rows['maintenance']:,} work orders, {summary.rows['failures']} failures"
+    )
+    table = Table("metric", "value", title="held-out assets (test split)")
+    for name, value in summary_rows(result.evaluation.metrics):
+        table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"bundle: {result.bundle}\nreport: {result.report}")

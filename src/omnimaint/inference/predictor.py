@@ -1,0 +1,213 @@
+"""The Predictor: one way to score windows with a bundle, on PyTorch or ONNX Runtime.
+
+Evaluation, the live service and edge deployments all call :meth:`Predictor.predict`; the windows are
+cut with the bundle's own WindowSpec and vocabularies and preprocessed with its fitted preprocessor,
+so nothing is re-implemented on the serving side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.data.sample_builder import WindowedDataset
+from omnimaint.data.splits import Split
+from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
+from omnimaint.inference.bundle import ONNX_FILE, Bundle, BundleError
+from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
+from omnimaint.models.preprocessing import Preprocessor, mask_modalities
+
+Backend = Literal["torch", "onnx"]
+
+
+@dataclass(frozen=True)
+class HealthOutput:
+    """Per-window health assessment.
+
+    Attributes:
+        asset_ids: (B,) assets.
+        anchors: (B,) window end times (datetime64[us], UTC).
+        failure_probability: (B, H) P(any component fails within horizon h).
+        component_failure_probability: (B, H, P) per component.
+        rul_hours: (B,) remaining useful life (capped at the bundle's RUL cap).
+        fault_probabilities: (B, F) next fault type (``fault_classes``; class 0 = none).
+        health_probabilities: (B, 3) healthy / degrading / critical.
+        anomaly_score: (B,) distance from healthy behaviour.
+        modality_weights: (B, 5) contribution of each modality (0 when absent).
+        alerts: (B, H) failure probability at or above the calibrated threshold.
+        horizons_hours: The horizons.
+        components: Component names (last axis of ``component_failure_probability``).
+        fault_classes: Fault-class names.
+    """
+
+    asset_ids: np.ndarray
+    anchors: np.ndarray
+    failure_probability: np.ndarray
+    component_failure_probability: np.ndarray
+    rul_hours: np.ndarray
+    fault_probabilities: np.ndarray
+    health_probabilities: np.ndarray
+    anomaly_score: np.ndarray
+    modality_weights: np.ndarray
+    alerts: np.ndarray
+    horizons_hours: tuple[float, ...]
+    components: tuple[str, ...]
+    fault_classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.asset_ids)
+
+    @classmethod
+    def concat(cls, parts: list[HealthOutput]) -> HealthOutput:
+        first = parts[0]
+        arrays = {
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in first.__dataclass_fields__
+            if isinstance(getattr(first, name), np.ndarray)
+        }
+        return cls(
+            **arrays,
+            horizons_hours=first.horizons_hours,
+            components=first.components,
+            fault_classes=first.fault_classes,
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per window: asset, time, failure probability per horizon, RUL, likeliest fault, health."""
+        frame = pd.DataFrame({"asset_id": self.asset_ids, "ts": pd.to_datetime(self.anchors, utc=True)})
+        for h, hours in enumerate(self.horizons_hours):
+            frame[f"p_failure_{hours:g}h"] = self.failure_probability[:, h]
+            frame[f"alert_{hours:g}h"] = self.alerts[:, h]
+        frame["rul_hours"] = self.rul_hours
+        frame["fault"] = np.asarray(self.fault_classes, dtype=object)[self.fault_probabilities.argmax(axis=1)]
+        frame["health"] = np.asarray(HEALTH_STATES, dtype=object)[self.health_probabilities.argmax(axis=1)]
+        frame["anomaly_score"] = self.anomaly_score
+        for i, modality in enumerate(MODALITIES):
+            frame[f"weight_{modality}"] = self.modality_weights[:, i]
+        return frame
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    """Scores windows with a bundle.
+
+    Args:
+        bundle: The loaded bundle.
+        backend: ``torch`` or ``onnx`` (ONNX Runtime on the bundle's ``model.onnx``, or ``onnx_file``).
+        onnx_file: Another ONNX file of this bundle (e.g. the int8-quantised one).
+        threads: Intra-op threads of the backend (``None``: library default).
+        preprocessor: A preprocessor built on the bundle's state (to share a warm text-embedding cache).
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        backend: Backend = "torch",
+        *,
+        onnx_file: Path | None = None,
+        threads: int | None = None,
+        preprocessor: Preprocessor | None = None,
+    ) -> None:
+        if bundle.kind != "model":
+            raise BundleError(f"{bundle.path}: a '{bundle.kind}' bundle has no trained heads; fine-tune it first")
+        self.bundle = bundle
+        self.backend = backend
+        self.preprocessor = preprocessor if preprocessor is not None else Preprocessor(bundle.preprocessor)
+        self.modalities = bundle.model_config.modalities
+        self.input_names = ModelInputs.field_names(self.modalities)
+        self._rul_cap_hours = bundle.window.rul_cap.total_seconds() / 3600
+        self._thresholds = np.asarray(bundle.thresholds.failure_probability or [0.5] * len(bundle.window.horizons))
+        if backend == "torch":
+            self.model = bundle.build_model()
+            if threads is not None:
+                torch.set_num_threads(threads)
+        elif backend == "onnx":
+            import onnxruntime as ort
+
+            path = onnx_file or (bundle.path / ONNX_FILE if bundle.path is not None else None)
+            if path is None or not Path(path).is_file():
+                raise BundleError(f"{bundle.path}: no ONNX model; run `omnimaint export {bundle.path} --format onnx`")
+            options = ort.SessionOptions()
+            if threads is not None:
+                options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        else:
+            raise BundleError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, backend: Backend = "torch", **kwargs: object) -> Predictor:
+        """Load a bundle folder and build a predictor on it."""
+        return cls(Bundle.load(path), backend, **kwargs)  # type: ignore[arg-type]
+
+    def windows(
+        self, dataset: Dataset, *, split: Split | None = None, anchors: pd.DataFrame | None = None
+    ) -> WindowedDataset:
+        """Windows of ``dataset`` cut exactly as the bundle's model was trained on."""
+        return WindowedDataset(
+            dataset, self.bundle.window, vocab=self.bundle.preprocessor.vocab, split=split, anchors=anchors
+        )
+
+    def raw(self, inputs: ModelInputs) -> tuple[np.ndarray, ...]:
+        """Head outputs in :data:`HEAD_OUTPUTS` order, as NumPy arrays."""
+        if self.backend == "torch":
+            with torch.inference_mode():
+                return tuple(t.numpy() for t in self.model(inputs).as_tuple())
+        feeds = {name: t.numpy() for name, t in zip(self.input_names, inputs.flatten(self.modalities), strict=True)}
+        return tuple(self.session.run(list(HEAD_OUTPUTS), feeds))
+
+    def predict(self, batch: Batch, *, drop: tuple[str, ...] = ()) -> HealthOutput:
+        """Assess a batch of windows; ``drop`` marks modalities absent (to measure what each one adds)."""
+        inputs = self.preprocessor(batch)
+        if drop:
+            inputs = mask_modalities(inputs, drop)
+        failure, rul, fault, health, anomaly, weights = self.raw(inputs)
+        probability = _sigmoid(failure)  # (B, H, 1 + P)
+        vocab = self.bundle.preprocessor.vocab
+        return HealthOutput(
+            asset_ids=batch.asset_ids,
+            anchors=batch.anchors,
+            failure_probability=probability[:, :, 0],
+            component_failure_probability=probability[:, :, 1:],
+            rul_hours=rul * self._rul_cap_hours,
+            fault_probabilities=_softmax(fault),
+            health_probabilities=_softmax(health),
+            anomaly_score=anomaly,
+            modality_weights=weights,
+            alerts=probability[:, :, 0] >= self._thresholds[None, :],
+            horizons_hours=tuple(h.total_seconds() / 3600 for h in self.bundle.window.horizons),
+            components=vocab.components,
+            fault_classes=vocab.fault_classes,
+        )
+
+    def predict_windows(
+        self,
+        windows: WindowedDataset,
+        *,
+        batch_size: int = 64,
+        progress: bool = False,
+        drop: tuple[str, ...] = (),
+    ) -> HealthOutput:
+        """Assess every window of ``windows`` (in anchor order)."""
+        starts = range(0, len(windows), batch_size)
+        if progress:
+            from rich.progress import track
+
+            starts = track(starts, description="scoring windows")  # type: ignore[assignment]
+        parts = [
+            self.predict(windows.batch(np.arange(s, min(s + batch_size, len(windows)))), drop=drop) for s in starts
+        ]
+        return HealthOutput.concat(parts)

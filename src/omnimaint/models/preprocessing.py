@@ -1,0 +1,215 @@
+"""The one preprocessing path: :class:`Batch` (NumPy, physical units) → :class:`ModelInputs` (tensors).
+
+Fitted on the training windows only (:meth:`Preprocessor.fit`), saved as JSON in the model bundle,
+and used unchanged by training, evaluation, the Predictor, ONNX inference and the live service.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from omnimaint.data.sample_builder import WindowedDataset
+from omnimaint.data.vocab import Vocabulary
+from omnimaint.data.windows import MODALITIES, Batch, WindowSpec
+from omnimaint.models.config import ModelConfig, TextEncoderConfig
+from omnimaint.models.inputs import ModelInputs
+from omnimaint.models.text_embedding import DomainTokenizer, SentenceEmbedder
+
+TELEMETRY_CLIP = 10.0
+
+
+class PreprocessorState(BaseModel):
+    """Everything fitted, as stored in ``preprocessors.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vocab: Vocabulary
+    modalities: tuple[str, ...]
+    telemetry_center: tuple[float, ...] = ()
+    telemetry_scale: tuple[float, ...] = ()
+    waveform_scale: tuple[float, ...] = ()
+    frame_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    frame_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    text: TextEncoderConfig = TextEncoderConfig()
+    text_embedding_dim: int = 384
+    domain_tokenizer: str | None = None
+
+
+class Preprocessor:
+    """Normalises a batch and turns text into embeddings or token ids.
+
+    Args:
+        state: The fitted state.
+        embedder: A ready sentence embedder (shared between preprocessors to keep one cache); built
+            from ``state.text`` when needed and not given.
+    """
+
+    def __init__(self, state: PreprocessorState, embedder: SentenceEmbedder | None = None) -> None:
+        self.state = state
+        self._center = np.asarray(state.telemetry_center, dtype=np.float32)
+        self._scale = np.asarray(state.telemetry_scale, dtype=np.float32)
+        self._waveform_scale = np.asarray(state.waveform_scale, dtype=np.float32)
+        self._frame_mean = np.asarray(state.frame_mean, dtype=np.float32)
+        self._frame_std = np.asarray(state.frame_std, dtype=np.float32)
+        self._uses_text = any(m in state.modalities for m in ("events", "maintenance"))
+        self._embedder = embedder
+        self._tokenizer = (
+            DomainTokenizer(state.domain_tokenizer, state.text.max_tokens)
+            if state.text.name == "domain" and state.domain_tokenizer is not None
+            else None
+        )
+
+    @classmethod
+    def fit(
+        cls,
+        windows: WindowedDataset,
+        text: TextEncoderConfig | None = None,
+        *,
+        embedder: SentenceEmbedder | None = None,
+    ) -> Preprocessor:
+        """Fit on the data the training windows read (never on validation or test data)."""
+        text = text if text is not None else TextEncoderConfig()
+        center, scale = windows.telemetry_statistics()
+        frame_mean, frame_std = windows.frame_statistics()
+        modalities = windows.spec.enabled
+        uses_text = any(m in modalities for m in ("events", "maintenance"))
+        tokenizer_json = None
+        dim = text.embedding_dim
+        if uses_text and text.name == "domain":
+            tokenizer_json = DomainTokenizer.train(windows.visible_texts(), text.vocab_size, text.max_tokens).to_json()
+        elif uses_text:
+            embedder = embedder if embedder is not None else SentenceEmbedder(text.model)
+            dim = embedder.dim
+        state = PreprocessorState(
+            vocab=windows.vocab,
+            modalities=modalities,
+            telemetry_center=tuple(float(v) for v in center),
+            telemetry_scale=tuple(float(v) for v in scale),
+            waveform_scale=tuple(float(v) for v in windows.waveform_rms()),
+            frame_mean=tuple(float(v) for v in frame_mean),  # type: ignore[arg-type]
+            frame_std=tuple(float(v) for v in frame_std),  # type: ignore[arg-type]
+            text=text.model_copy(update={"embedding_dim": dim}),
+            text_embedding_dim=dim,
+            domain_tokenizer=tokenizer_json,
+        )
+        return cls(state, embedder=embedder)
+
+    @property
+    def embedder(self) -> SentenceEmbedder:
+        if self._embedder is None:
+            self._embedder = SentenceEmbedder(self.state.text.model)
+        return self._embedder
+
+    @property
+    def text_vocab_size(self) -> int:
+        return self._tokenizer.vocab_size if self._tokenizer is not None else self.state.text.vocab_size
+
+    def warm_text_cache(self, windows: WindowedDataset, *, progress: bool = False) -> None:
+        """Embed every text the windows read once, up front (pretrained text pathway only)."""
+        if self._uses_text and self.state.text.name == "pretrained":
+            self.embedder.warm(windows.visible_texts(), progress=progress)
+
+    def _texts(self, texts: tuple[str, ...], ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per slot (B, N) text index → (B, N, X) embeddings or token ids, and (B, N) presence."""
+        present = ids >= 0
+        table: np.ndarray
+        if self.state.text.name == "domain":
+            assert self._tokenizer is not None
+            width = self.state.text.max_tokens
+            table = self._tokenizer.encode(list(texts)) if texts else np.zeros((0, width), np.int64)
+        else:
+            width = self.state.text_embedding_dim
+            table = self.embedder.embed(list(texts)) if texts else np.zeros((0, width), np.float32)
+        out = np.zeros((*ids.shape, width), dtype=table.dtype)
+        if texts:
+            out[present] = table[ids[present]]
+        return torch.from_numpy(out), torch.from_numpy(present)
+
+    def __call__(self, batch: Batch) -> ModelInputs:
+        """Model inputs for ``batch`` (CPU tensors)."""
+        fields: dict[str, torch.Tensor] = {
+            "asset_type": torch.from_numpy(np.maximum(batch.asset_type, 0).astype(np.int64)),
+            "presence": torch.from_numpy(batch.presence.copy()),
+        }
+        modalities = self.state.modalities
+        if "telemetry" in modalities:
+            assert batch.telemetry is not None and batch.telemetry_mask is not None
+            normalised = np.clip((batch.telemetry - self._center) / self._scale, -TELEMETRY_CLIP, TELEMETRY_CLIP)
+            fields["telemetry"] = torch.from_numpy((normalised * batch.telemetry_mask).astype(np.float32))
+            fields["telemetry_mask"] = torch.from_numpy(batch.telemetry_mask)
+        if "waveforms" in modalities:
+            assert batch.waveforms is not None and batch.waveform_mask is not None
+            assert batch.waveform_age_hours is not None
+            scaled = batch.waveforms / self._waveform_scale[None, None, :, None]
+            fields["waveforms"] = torch.from_numpy(scaled.astype(np.float32))
+            fields["waveform_mask"] = torch.from_numpy(batch.waveform_mask)
+            fields["waveform_age"] = torch.from_numpy(batch.waveform_age_hours)
+        if "frames" in modalities:
+            assert batch.frames is not None and batch.frame_mask is not None and batch.frame_age_hours is not None
+            pixels = (batch.frames.astype(np.float32) / 255.0 - self._frame_mean) / self._frame_std
+            pixels *= batch.frame_mask[..., None, None, None]
+            fields["frames"] = torch.from_numpy(np.ascontiguousarray(np.moveaxis(pixels, -1, -3)))
+            fields["frame_mask"] = torch.from_numpy(batch.frame_mask)
+            fields["frame_age"] = torch.from_numpy(batch.frame_age_hours)
+        if "events" in modalities:
+            assert batch.event_codes is not None and batch.event_severity is not None and batch.event_mask is not None
+            assert batch.event_age_hours is not None and batch.event_text is not None
+            text, text_present = self._texts(batch.texts, batch.event_text)
+            fields |= {
+                "event_codes": torch.from_numpy(batch.event_codes),
+                "event_severity": torch.from_numpy(batch.event_severity),
+                "event_age": torch.from_numpy(batch.event_age_hours),
+                "event_text": text,
+                "event_text_mask": text_present,
+                "event_mask": torch.from_numpy(batch.event_mask),
+            }
+        if "maintenance" in modalities:
+            assert batch.maintenance_text is not None and batch.maintenance_mask is not None
+            assert batch.maintenance_component is not None and batch.maintenance_kind is not None
+            assert batch.maintenance_age_hours is not None
+            assert batch.since_maintenance_hours is not None and batch.since_maintenance_known is not None
+            text, text_present = self._texts(batch.texts, batch.maintenance_text)
+            fields |= {
+                "maintenance_text": text,
+                "maintenance_text_mask": text_present,
+                "maintenance_component": torch.from_numpy(batch.maintenance_component),
+                "maintenance_kind": torch.from_numpy(batch.maintenance_kind),
+                "maintenance_age": torch.from_numpy(batch.maintenance_age_hours),
+                "maintenance_mask": torch.from_numpy(batch.maintenance_mask),
+                "since_maintenance": torch.from_numpy(batch.since_maintenance_hours),
+                "since_maintenance_known": torch.from_numpy(batch.since_maintenance_known),
+            }
+        return ModelInputs(**fields)
+
+
+def mask_modalities(inputs: ModelInputs, drop: tuple[str, ...]) -> ModelInputs:
+    """A copy of ``inputs`` in which the ``drop`` modalities are marked absent (for ablations)."""
+    presence = inputs.presence.clone()
+    for name in drop:
+        presence[:, MODALITIES.index(name)] = False
+    values = {f: getattr(inputs, f) for f in inputs.__dataclass_fields__}
+    values["presence"] = presence
+    return ModelInputs(**values)
+
+
+def complete_config(architecture: ModelConfig, spec: WindowSpec, preprocessor: Preprocessor) -> ModelConfig:
+    """Fill the data-dependent sizes of ``architecture`` from the window spec and fitted preprocessor."""
+    vocab = preprocessor.state.vocab
+    sizes: dict[str, object] = {
+        "modalities": spec.enabled,
+        "n_telemetry_channels": len(vocab.telemetry_channels),
+        "n_waveform_channels": len(vocab.waveform_channels),
+        "n_cameras": len(vocab.cameras),
+        "n_event_codes": vocab.n_event_codes,
+        "n_components": len(vocab.components),
+        "n_fault_classes": len(vocab.fault_classes),
+        "n_asset_types": len(vocab.asset_types),
+        "n_horizons": len(spec.horizons),
+        "telemetry_steps": spec.telemetry.length if spec.telemetry is not None else 0,
+        "waveform_length": spec.waveforms.length if spec.waveforms is not None else 0,
+        "frame_size": spec.frames.size if spec.frames is not None else 0,
+        "text": preprocessor.state.text.model_copy(update={"vocab_size": preprocessor.text_vocab_size}),
+    }
+    return architecture.model_copy(update=sizes)

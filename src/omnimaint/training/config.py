@@ -1,0 +1,157 @@
+"""Training configuration: YAML files validated by pydantic; every field is also a CLI flag.
+
+One :class:`TrainConfig` serves ``omnimaint pretrain`` and ``omnimaint train``; the objective decides
+which of its sections apply. Build it once at the edge (:func:`load_config` + CLI overrides) and pass
+it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from omnimaint.data.splits import SplitStrategy
+from omnimaint.data.windows import WindowSpec
+from omnimaint.errors import ConfigError
+from omnimaint.models.config import ModelConfig
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """Which windows to train on.
+
+    Attributes:
+        dataset: Dataset folder.
+        window: Window spec (modalities, lookbacks, horizons, labels).
+        split: Split strategy; ``asset`` holds out whole assets.
+        fractions: Train/validation/test shares.
+        split_seed: Seed of the asset shuffle.
+        label_fraction: Share of training anchors whose labels are used (the rest count as unlabelled),
+            for label-efficiency experiments; chosen by asset-stable hashing, seeded.
+    """
+
+    dataset: Path
+    window: WindowSpec = WindowSpec()
+    split: SplitStrategy = "asset"
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    split_seed: int = 0
+    label_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
+class OptimConfig(_Frozen):
+    """Optimiser and loop.
+
+    Attributes:
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        batch_size: Global batch size (split evenly over devices).
+        max_epochs: Upper bound on epochs.
+        patience: Early stopping after this many epochs without validation improvement (0 disables).
+        grad_clip: Gradient-norm clipping.
+        limit_train_batches: Cap on batches per epoch (``None``: all).
+    """
+
+    lr: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    batch_size: int = Field(default=32, ge=1)
+    max_epochs: int = Field(default=10, ge=1)
+    patience: int = Field(default=3, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    limit_train_batches: int | None = Field(default=None, ge=1)
+
+
+class PretrainObjective(_Frozen):
+    """Self-supervised objectives.
+
+    Attributes:
+        contrastive_weight: Weight of cross-modal InfoNCE alignment.
+        reconstruction_weight: Weight of masked telemetry reconstruction.
+        mask_ratio: Share of telemetry patches hidden for reconstruction.
+        temperature: Initial InfoNCE temperature (learned, as in CLIP).
+    """
+
+    contrastive_weight: float = Field(default=1.0, ge=0)
+    reconstruction_weight: float = Field(default=1.0, ge=0)
+    mask_ratio: float = Field(default=0.3, gt=0, lt=1)
+    temperature: float = Field(default=0.1, gt=0)
+
+
+class TrainConfig(_Frozen):
+    """Everything one training run needs.
+
+    Attributes:
+        data: Windows and splits.
+        model: Architecture (data-dependent sizes are filled in from the data).
+        optim: Optimiser and loop.
+        pretrain: Self-supervised objectives (``omnimaint pretrain``).
+        out: Run folder (checkpoints, logs, bundle).
+        seed: Seed of everything (weights, shuffling, dropout).
+        init_from: A pretraining run folder or checkpoint whose weights start fine-tuning.
+        resume: A Lightning checkpoint to resume this run from.
+        devices: Processes (CPU) or accelerators.
+        accelerator: ``cpu``, ``gpu`` or ``auto``.
+        strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``).
+        num_workers: Data-loader workers.
+        target_false_alarms_per_asset_day: Alert thresholds are calibrated on validation to this rate.
+        deterministic: Ask torch for deterministic algorithms.
+        progress: Show progress bars.
+    """
+
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    pretrain: PretrainObjective = PretrainObjective()
+    out: Path = Path("runs/omnimaint")
+    seed: int = 0
+    init_from: Path | None = None
+    resume: Path | None = None
+    devices: int = Field(default=1, ge=1)
+    accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+    strategy: str = "auto"
+    num_workers: int = Field(default=0, ge=0)
+    target_false_alarms_per_asset_day: float = Field(default=0.05, gt=0)
+    deterministic: bool = True
+    progress: bool = True
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set '{dotted}': '{part}' is not a section")
+    node[leaf] = value
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config (optional) and apply dotted overrides (``{"optim.lr": 1e-3}``) from CLI flags.
+
+    Raises:
+        ConfigError: naming the file and the field that is wrong.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a config file must be a mapping of sections")
+        raw = loaded or {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set(raw, key, value)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        source = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{source}field '{where}': {first['msg']}") from exc

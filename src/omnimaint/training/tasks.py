@@ -1,0 +1,158 @@
+"""Lightning modules: the architecture is injected, the objective lives here.
+
+:class:`FineTuneTask` trains every head at once with masked losses and learned task weights.
+:class:`PretrainTask` needs no labels: cross-modal InfoNCE between the modality embeddings of the same
+window (CLIP-style) plus reconstruction of hidden telemetry patches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omnimaint.models.blocks import masked_mean
+from omnimaint.models.encoders.telemetry import TelemetryPatchTransformer
+from omnimaint.models.omni import OmniModel
+from omnimaint.training.config import OptimConfig, PretrainObjective
+from omnimaint.training.data import TrainingBatch
+from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrastive, task_losses
+
+
+class _Task(L.LightningModule):
+    def __init__(self, model: OmniModel, optim: OptimConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.optim = optim
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch.to(device) if isinstance(batch, TrainingBatch) else batch
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.optim.max_epochs, eta_min=self.optim.lr / 20
+        )
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+
+class FineTuneTask(_Task):
+    """Multi-task supervised training.
+
+    Args:
+        model: The architecture.
+        optim: Optimiser settings.
+        fault_weights: Optional class weights of the fault-type loss (rare faults matter).
+    """
+
+    fault_weights: torch.Tensor
+
+    def __init__(self, model: OmniModel, optim: OptimConfig, fault_weights: torch.Tensor | None = None) -> None:
+        super().__init__(model, optim)
+        self.weighting = UncertaintyWeighting()
+        self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
+
+    def _losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        outputs = self.model(batch.inputs)
+        weights = self.fault_weights if self.fault_weights.numel() else None
+        return task_losses(outputs, batch.labels, weights)
+
+    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
+        losses = self._losses(batch)
+        total = self.weighting(losses)
+        size = batch.inputs.batch_size
+        self.log("train/loss", total, prog_bar=True, batch_size=size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, batch_size=size)
+        return total
+
+    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
+        losses = self._losses(batch)
+        # Early stopping watches the plain sum, which the learned weights cannot lower by themselves.
+        total = torch.stack(list(losses.values())).sum()
+        size = batch.inputs.batch_size
+        self.log("val_loss", total, prog_bar=True, batch_size=size, sync_dist=True)
+        for name, value in losses.items():
+            self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
+
+
+class PretrainTask(_Task):
+    """Self-supervised pretraining of the encoders.
+
+    Args:
+        model: The architecture (its heads are not trained here).
+        optim: Optimiser settings.
+        objective: Weights of the objectives, mask ratio and temperature.
+    """
+
+    def __init__(self, model: OmniModel, optim: OptimConfig, objective: PretrainObjective) -> None:
+        super().__init__(model, optim)
+        self.objective = objective
+        d = model.config.d_model
+        self.projections = nn.ModuleDict({m: nn.Linear(d, d) for m in model.config.modalities})
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(objective.temperature)))
+        self.reconstruct: nn.Module | None = None
+        if "telemetry" in model.config.modalities:
+            config = model.config
+            self.reconstruct = nn.Linear(d, config.telemetry.patch * config.n_telemetry_channels)
+
+    def _hide_patches(self, batch: TrainingBatch) -> tuple[Any, torch.Tensor | None, torch.Tensor | None]:
+        """Inputs with a random share of telemetry patches hidden, the original patch values, and which
+        (patch, value) entries the reconstruction is scored on."""
+        inputs = batch.inputs
+        if self.reconstruct is None or inputs.telemetry is None or inputs.telemetry_mask is None:
+            return inputs, None, None
+        encoder = self.model.encoders["telemetry"]
+        assert isinstance(encoder, TelemetryPatchTransformer)
+        values, observed = encoder.patches(inputs)  # (B, T, P·C)
+        hidden = torch.rand(values.shape[:2], device=values.device) < self.objective.mask_ratio  # (B, T)
+        steps = inputs.telemetry.shape[1]
+        step_hidden = hidden.repeat_interleave(encoder.patch, dim=1)[:, -steps:]  # drop the left padding
+        keep = ~step_hidden.unsqueeze(-1)
+        masked = replace(inputs, telemetry=inputs.telemetry * keep, telemetry_mask=inputs.telemetry_mask & keep)
+        scored = observed * hidden.unsqueeze(-1).to(observed.dtype)
+        return masked, values, scored
+
+    def _losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        inputs, targets, scored = self._hide_patches(batch)
+        tokens, valid = self.model.encode(inputs)
+        embeddings = [
+            F.normalize(self.projections[m](masked_mean(t, v)), dim=-1)
+            for m, t, v in zip(self.model.config.modalities, tokens, valid, strict=True)
+        ]
+        present = torch.stack([v.any(dim=-1) for v in valid], dim=1)
+        temperature = self.log_temperature.exp().clamp(min=0.01, max=1.0)
+        losses = {"contrastive": cross_modal_contrastive(embeddings, present, temperature)}
+        if self.reconstruct is not None and targets is not None and scored is not None:
+            index = self.model.config.modalities.index("telemetry")
+            predicted = self.reconstruct(tokens[index])  # (B, T, P·C)
+            error = F.mse_loss(predicted, targets, reduction="none")
+            losses["reconstruction"] = (error * scored).sum() / scored.sum().clamp(min=1.0)
+        return losses
+
+    def _total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = self.objective.contrastive_weight * losses["contrastive"]
+        if "reconstruction" in losses:
+            total = total + self.objective.reconstruction_weight * losses["reconstruction"]
+        return total
+
+    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
+        losses = self._losses(batch)
+        total = self._total(losses)
+        size = batch.inputs.batch_size
+        self.log("train/loss", total, prog_bar=True, batch_size=size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, batch_size=size)
+        return total
+
+    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
+        losses = self._losses(batch)
+        size = batch.inputs.batch_size
+        self.log("val_loss", self._total(losses), prog_bar=True, batch_size=size, sync_dist=True)
+        for name, value in losses.items():
+            self.log(f"val/{name}", value, batch_size=size, sync_dist=True)

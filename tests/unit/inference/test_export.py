@@ -1,0 +1,58 @@
+"""ONNX export: parity with PyTorch on every head, with modalities present and absent; int8 quantisation."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.inference import Predictor
+from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle
+from omnimaint.inference.export import PARITY_TOLERANCE, check_parity, export_bundle
+
+
+@pytest.fixture(scope="module")
+def exported(trained_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = shutil.copytree(trained_bundle, tmp_path_factory.mktemp("export") / "bundle")
+    export_bundle(copy, int8=True)
+    return copy
+
+
+def test_export_adds_checksummed_files(exported: Path) -> None:
+    bundle = Bundle.load(exported)  # verifies the new checksums
+    assert (exported / ONNX_FILE).is_file() and (exported / ONNX_INT8_FILE).is_file()
+    assert bundle.kind == "model"
+
+
+def test_parity_on_real_windows_with_each_modality_absent(exported: Path, small_plant: Path) -> None:
+    bundle = Bundle.load(exported)
+    predictor = Predictor(bundle)
+    windows = predictor.windows(Dataset(small_plant))
+    inputs = predictor.preprocessor(windows.batch(np.arange(0, len(windows), max(1, len(windows) // 24))))
+    report = check_parity(bundle, exported / ONNX_FILE, inputs)
+    assert set(report.max_abs_diff) == {"all"} | {f"without_{m}" for m in bundle.model_config.modalities}
+    assert report.worst <= PARITY_TOLERANCE, report.max_abs_diff
+
+
+def test_onnx_predictor_matches_torch_predictor(exported: Path, small_plant: Path) -> None:
+    torch_predictor = Predictor.from_bundle(exported)
+    onnx_predictor = Predictor.from_bundle(exported, "onnx")
+    windows = torch_predictor.windows(Dataset(small_plant))
+    batch = windows.batch(np.arange(min(32, len(windows))))
+    a, b = torch_predictor.predict(batch), onnx_predictor.predict(batch)
+    np.testing.assert_allclose(a.failure_probability, b.failure_probability, atol=1e-5)
+    np.testing.assert_allclose(a.rul_hours, b.rul_hours, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(a.alerts, b.alerts)
+
+
+def test_int8_model_runs_and_stays_close(exported: Path, small_plant: Path) -> None:
+    full = Predictor.from_bundle(exported, "onnx")
+    quantised = Predictor.from_bundle(exported, "onnx", onnx_file=exported / ONNX_INT8_FILE)
+    windows = full.windows(Dataset(small_plant))
+    batch = windows.batch(np.arange(min(32, len(windows))))
+    difference = np.abs(full.predict(batch).failure_probability - quantised.predict(batch).failure_probability)
+    assert np.isfinite(difference).all()
+    assert difference.max() < 0.2  # int8 weights perturb, not scramble, the probabilities
