@@ -24,7 +24,7 @@ def swap_into_place(staging: Path, target: Path, *, overwrite: bool) -> None:
         return
     if not overwrite:
         shutil.rmtree(staging, ignore_errors=True)
-        raise OmnimaintError(f"{target}: already exists (pass overwrite to replace it)")
+        raise OmnimaintError(f"{target}: already exists (use --overwrite, or overwrite=True, to replace it)")
     retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
     target.rename(retired)
     staging.rename(target)

@@ -52,11 +52,11 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 def _configure(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Lightning installs its own console handler; keep its banner and tips to --verbose runs.
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(level)
 
 
 DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder (holds dataset.json).", show_default=False)]
@@ -313,10 +313,6 @@ def simulate(
 def main() -> None:
     """Entry point of the ``omnimaint`` console script."""
     app()
-
-
-if __name__ == "__main__":
-    main()
 
 
 # Model commands register themselves on `app` (kept in their own module to keep this one short).

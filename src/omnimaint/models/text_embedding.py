@@ -47,6 +47,9 @@ class SentenceEmbedder:
     def __init__(self, model: str | None = None, *, batch_size: int = 64, max_length: int = 128) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # loading a local model needs no progress bar
 
         source = model if model is not None else str(default_text_model())
         self.source = source

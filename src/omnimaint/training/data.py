@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -189,6 +190,9 @@ class WindowDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.labelled = labelled_mask(train, label_fraction, seed)
         self.limit_train_batches = limit_train_batches
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch.to(device) if isinstance(batch, TrainingBatch) else batch
 
     def _loader(self, windows: WindowedDataset, labelled: np.ndarray, shuffle: bool, limit: int | None) -> DataLoader:
         sampler = GlobalBatchSampler(len(windows), self.batch_size, shuffle=shuffle, seed=self.seed, limit=limit)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -12,13 +15,38 @@ from omnimaint.training.data import LabelTensors
 TASKS = ("failure", "rul", "fault", "health")
 
 
-def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    total = weights.sum()
-    return (values * weights).sum() / total.clamp(min=1.0)
+CountReducer = Callable[[torch.Tensor], torch.Tensor]
+"""Turns a local count of known labels into the normaliser of the local sum (see :func:`global_count`)."""
+
+
+def local_count(count: torch.Tensor) -> torch.Tensor:
+    """Single process: a loss is the local sum over the local count."""
+    return count
+
+
+def global_count(count: torch.Tensor) -> torch.Tensor:
+    """Data parallel: the count over all processes divided by their number.
+
+    Data parallelism averages gradients over processes, so dividing each local sum by
+    ``global count / world size`` makes the averaged gradient that of the global masked mean — what one
+    process would compute on the whole global batch.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return count
+    total = count.detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()
+
+
+def _masked_mean(values: torch.Tensor, weights: torch.Tensor, reduce: CountReducer) -> torch.Tensor:
+    return (values * weights).sum() / reduce(weights.sum()).clamp(min=1e-6)
 
 
 def task_losses(
-    outputs: ModelOutputs, labels: LabelTensors, fault_weights: torch.Tensor | None = None
+    outputs: ModelOutputs,
+    labels: LabelTensors,
+    fault_weights: torch.Tensor | None = None,
+    reduce: CountReducer = local_count,
 ) -> dict[str, torch.Tensor]:
     """Per-task losses, each averaged over the labels that are known (unknown labels cost nothing).
 
@@ -26,24 +54,32 @@ def task_losses(
     - rul: Huber loss on RUL as a fraction of the cap;
     - fault: cross-entropy over fault classes (optionally class-weighted; -1 = unknown);
     - health: cross-entropy over health states (-1 = unknown).
+
+    Args:
+        outputs: Model outputs.
+        labels: Labels with their known masks.
+        fault_weights: Class weights of the fault-type loss.
+        reduce: How the count of known labels is taken (:func:`global_count` under data parallelism).
     """
     any_target = labels.failure_within.unsqueeze(-1)  # (B, H, 1)
     targets = torch.cat([any_target, labels.component_failure_within], dim=-1)  # (B, H, 1 + P)
     known = torch.cat([labels.failure_within_known.unsqueeze(-1), labels.component_failure_within_known], dim=-1)
-    failure = _masked_mean(F.binary_cross_entropy_with_logits(outputs.failure_logits, targets, reduction="none"), known)
-    rul = _masked_mean(F.huber_loss(outputs.rul, labels.rul_fraction, reduction="none", delta=0.5), labels.rul_known)
-    zero = outputs.rul.sum() * 0.0  # keeps the graph connected when a batch has no known label of a kind
-    fault = (
-        F.cross_entropy(outputs.fault_logits, labels.fault_type, weight=fault_weights, ignore_index=-1)
-        if (labels.fault_type >= 0).any()
-        else zero
-    )
-    health = (
-        F.cross_entropy(outputs.health_logits, labels.health_state, ignore_index=-1)
-        if (labels.health_state >= 0).any()
-        else zero
-    )
-    return {"failure": failure, "rul": rul, "fault": fault, "health": health}
+    bce = F.binary_cross_entropy_with_logits(outputs.failure_logits, targets, reduction="none")
+    huber = F.huber_loss(outputs.rul, labels.rul_fraction, reduction="none", delta=0.5)
+    fault_known = labels.fault_type >= 0
+    fault_target = labels.fault_type.clamp(min=0)
+    fault = F.cross_entropy(outputs.fault_logits, fault_target, reduction="none")
+    fault_weight = fault_known.to(fault.dtype)  # a class-weighted mean, as cross_entropy(weight=...) computes
+    if fault_weights is not None:
+        fault_weight = fault_weight * fault_weights[fault_target]
+    health_known = labels.health_state >= 0
+    health = F.cross_entropy(outputs.health_logits, labels.health_state.clamp(min=0), reduction="none")
+    return {
+        "failure": _masked_mean(bce, known, reduce),
+        "rul": _masked_mean(huber, labels.rul_known, reduce),
+        "fault": _masked_mean(fault, fault_weight, reduce),
+        "health": _masked_mean(health, health_known.to(health.dtype), reduce),
+    }
 
 
 class UncertaintyWeighting(nn.Module):

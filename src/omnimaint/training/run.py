@@ -8,6 +8,7 @@ anomaly head on healthy training windows and calibrates alert thresholds on the 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,11 @@ def prepare(config: TrainConfig) -> Prepared:
 def _bundle_dir(path: Path) -> Path:
     """``init_from`` may name a run folder (its ``bundle/``) or a bundle folder."""
     return path / BUNDLE_DIR if (path / BUNDLE_DIR / "bundle.json").is_file() else path
+
+
+# Lightning warns about its own internals and about short test runs; none of it is actionable here.
+for _message in (".*treespec.*", ".*smaller than the logging interval.*", ".*does not have many workers.*"):
+    warnings.filterwarnings("ignore", message=_message)
 
 
 def _trainer(config: TrainConfig, monitor: bool) -> L.Trainer:

@@ -21,7 +21,7 @@ from omnimaint.models.encoders.telemetry import TelemetryPatchTransformer
 from omnimaint.models.omni import OmniModel
 from omnimaint.training.config import OptimConfig, PretrainObjective
 from omnimaint.training.data import TrainingBatch
-from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrastive, task_losses
+from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrastive, global_count, task_losses
 
 
 class _Task(L.LightningModule):
@@ -29,9 +29,6 @@ class _Task(L.LightningModule):
         super().__init__()
         self.model = model
         self.optim = optim
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        return batch.to(device) if isinstance(batch, TrainingBatch) else batch
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)
@@ -60,7 +57,7 @@ class FineTuneTask(_Task):
     def _losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         outputs = self.model(batch.inputs)
         weights = self.fault_weights if self.fault_weights.numel() else None
-        return task_losses(outputs, batch.labels, weights)
+        return task_losses(outputs, batch.labels, weights, reduce=global_count)
 
     def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)

@@ -23,14 +23,14 @@ from omnimaint.evaluation.protocols.base import (
 from omnimaint.evaluation.protocols.cmapss import CmapssConfig, run_cmapss
 from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_cross_load
 from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
-from omnimaint.evaluation.protocols.inputs import has_asset_type
+from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
 from omnimaint.evaluation.protocols.maintenance_text import TextRetrievalConfig, run_maintenance_text
 
 register_protocol(
     ProtocolSpec(
         name="cmapss",
         run=run_cmapss,
-        applies=lambda d: has_asset_type(d, "turbofan"),
+        applies=lambda d: _has_asset_type(d, "turbofan"),
         summary="RUL, cap 125, last-30-cycle windows; RMSE and NASA score on each test engine's last cycle",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008; Li, Ding & Sun, RESS 2018",
     )
@@ -39,7 +39,7 @@ register_protocol(
     ProtocolSpec(
         name="cwru",
         run=run_cwru,
-        applies=lambda d: has_asset_type(d, "bearing_rig"),
+        applies=lambda d: _has_asset_type(d, "bearing_rig"),
         summary="10-class bearing diagnosis, train/gap/test blocks within each recording; accuracy, macro-F1",
         reference="CWRU Bearing Data Center; Smith & Randall, MSSP 2015",
     )
@@ -48,7 +48,7 @@ register_protocol(
     ProtocolSpec(
         name="cwru-cross-load",
         run=run_cwru_cross_load,
-        applies=lambda d: has_asset_type(d, "bearing_rig"),
+        applies=lambda d: _has_asset_type(d, "bearing_rig"),
         summary="10-class bearing diagnosis, train on one motor load, test on the others; accuracy, macro-F1",
         reference="CWRU Bearing Data Center; Zhang et al., Sensors 2017 (WDCNN cross-load setting)",
     )
@@ -57,7 +57,7 @@ register_protocol(
     ProtocolSpec(
         name="azure-pdm",
         run=run_azure_pdm,
-        applies=lambda d: has_asset_type(d, "machine"),
+        applies=lambda d: _has_asset_type(d, "machine"),
         summary="component failure within 24 h, time split with gap; precision/recall/F1 per component",
         reference="Microsoft, Predictive Maintenance Modelling Guide (Azure AI Gallery, 2016)",
     )

@@ -1,0 +1,5 @@
+"""``python -m omnimaint``: the same command line as the ``omnimaint`` script."""
+
+from omnimaint.cli import main
+
+main()
