@@ -261,3 +261,29 @@ def demo(
         table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
+
+
+@app.command()
+@reports_errors
+def experiment(
+    name: Annotated[str, typer.Argument(help="ablation (modalities) or label-efficiency (pretraining).")],
+    dataset: DatasetArg,
+    out: OutOption,
+    config: ConfigOption = None,
+    epochs: EpochsOption = None,
+    fraction: Annotated[float, typer.Option(help="label-efficiency: share of training labels used.")] = 0.1,
+    seeds: Annotated[str, typer.Option(help="label-efficiency: comma-separated seeds.")] = "0,1,2",
+    progress: ProgressOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Run an experiment behind the model's claims and write results.md (a table) and results.json."""
+    from omnimaint.training.experiments import label_efficiency, modality_ablation
+
+    settings = _training_config(dataset, out, config, set_, None, epochs=epochs, progress=progress)
+    if name == "ablation":
+        modality_ablation(settings, out)
+    elif name == "label-efficiency":
+        label_efficiency(settings, out, fraction, tuple(int(s) for s in seeds.split(",")))
+    else:
+        raise ConfigError(f"unknown experiment {name!r}; choose ablation or label-efficiency")
+    console.print((out / "results.md").read_text())

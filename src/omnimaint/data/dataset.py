@@ -90,11 +90,13 @@ def read_table_file(
     asset_ids: frozenset[str] | None,
     root: Path | None,
     expected_rows: int | None = None,
+    keep_lists: bool = True,
 ) -> pa.Table:
     """Read, check and sort one table file.
 
-    Large list columns (waveform samples) are checked batch by batch, so a malformed burst is reported
-    with its row without holding two copies of the table.
+    Large list columns (waveform samples) are read and checked batch by batch, so a malformed burst is
+    reported with its row; with ``keep_lists=False`` they are checked and dropped (memory stays at one
+    batch), and the returned table holds the other columns only.
 
     Raises:
         DatasetError: if the file cannot be read or breaks any rule of its table.
@@ -114,14 +116,21 @@ def read_table_file(
     if list_cols:
         checked: list[pa.Table] = []
         offset = 0
-        try:
-            batches = list(parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list_cols))
-        except (pa.ArrowException, OSError) as exc:
-            raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
-        for batch in batches:
+        batches = parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list_cols)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:
+                raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
             part_ctx = ValidationContext(source=str(path), row_offset=offset)
-            checked.append(normalize_table(pa.Table.from_batches([batch]), spec, part_ctx, columns=list_cols))
+            part = normalize_table(pa.Table.from_batches([batch]), spec, part_ctx, columns=list_cols)
+            if keep_lists:
+                checked.append(part)
             offset += batch.num_rows
+        if not keep_lists:
+            return sort_table(table, spec)
         lists = pa.concat_tables(checked) if checked else spec.arrow_schema.empty_table().select(list_cols)
         for name in list_cols:
             table = table.append_column(pa.field(name, spec.column(name).arrow_type), lists.column(name))
@@ -213,8 +222,10 @@ class Dataset:
 def validate_dataset(path: str | Path, *, checksums: bool = True) -> Dataset:
     """Fully check a dataset folder: manifest, every table, blobs and (optionally) file checksums.
 
+    Large list columns are checked batch by batch and not kept, so memory stays bounded.
+
     Returns:
-        The opened dataset with every table loaded.
+        The opened dataset (tables are read again on use).
 
     Raises:
         DatasetError: at the first table that breaks a rule, naming file, column, row and problem.
@@ -231,7 +242,14 @@ def validate_dataset(path: str | Path, *, checksums: bool = True) -> Dataset:
             raise DatasetError(
                 f"{file}: checksum differs from the one in {MANIFEST_FILE} (the file is corrupted or was changed)"
             )
-        dataset.arrow(name)
+        read_table_file(
+            file,
+            spec,
+            asset_ids=dataset.asset_ids if name != "assets" else None,
+            root=dataset.path,
+            expected_rows=info.rows if info else None,
+            keep_lists=False,
+        )
     return dataset
 
 

@@ -70,8 +70,9 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
     - failure within each horizon (any component): AUROC, average precision, and precision/recall/F1
       of the calibrated alerts; per-component AUROC (components with positives);
     - RUL: MAE and RMSE in hours, on windows whose RUL is known;
-    - fault type: macro-F1 over all known windows (``none`` included) and over windows that do precede
-      a failure within the longest horizon (the diagnosis question);
+    - fault type: macro-F1 over all known windows (``none`` included), and the diagnosis macro-F1: on
+      windows that do precede a failure within the longest horizon, the likeliest fault other than
+      ``none`` against the fault that came (the question an alert's diagnosis answers);
     - health state: accuracy and macro-F1;
     - anomaly score: AUROC of healthy vs degrading/critical windows.
     """
@@ -119,7 +120,7 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
             "known": int(fault_known.sum()),
             "macro_f1": macro_f1(labels.fault_type[fault_known], predicted_fault[fault_known], classes),
             "macro_f1_before_failure": (
-                macro_f1(labels.fault_type[before_failure], predicted_fault[before_failure])
+                macro_f1(labels.fault_type[before_failure], output.likely_fault[before_failure])
                 if before_failure.any()
                 else None
             ),
@@ -216,5 +217,6 @@ def evaluate_bundle(
             metrics["ablation"][modality] = {
                 "failure_auroc": summary["failure_within"][longest]["auroc"],
                 "fault_macro_f1": summary.get("fault_type", {}).get("macro_f1"),
+                "fault_macro_f1_before_failure": summary.get("fault_type", {}).get("macro_f1_before_failure"),
             }
     return evaluation

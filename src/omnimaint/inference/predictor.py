@@ -63,6 +63,11 @@ class HealthOutput:
     def __len__(self) -> int:
         return len(self.asset_ids)
 
+    @property
+    def likely_fault(self) -> np.ndarray:
+        """(B,) the likeliest fault class other than ``none`` (the diagnosis an alert carries)."""
+        return 1 + self.fault_probabilities[:, 1:].argmax(axis=1)
+
     @classmethod
     def concat(cls, parts: list[HealthOutput]) -> HealthOutput:
         first = parts[0]

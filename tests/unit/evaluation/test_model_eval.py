@@ -60,6 +60,8 @@ def test_head_metrics_by_hand() -> None:
     assert metrics["rul"]["mae_hours"] == pytest.approx((2 + 0 + 10 + 0 + 0) / 5)
     # Fault classes 0, 1, 2 in the truth; predictions 1, 1, 0, 0, 0: F1(none)=1, F1(bearing)=2/3, F1(seal)=0.
     assert metrics["fault_type"]["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    # Diagnosis before the two failures: likeliest non-"none" class is bearing_wear for both; truth 1 and 2.
+    assert metrics["fault_type"]["macro_f1_before_failure"] == pytest.approx((2 / 3 + 0) / 2)
     assert metrics["health_state"]["accuracy"] == pytest.approx(4 / 5)
     assert metrics["anomaly"]["auroc"] == pytest.approx(1.0)
 

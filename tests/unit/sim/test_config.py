@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 
+import omnimaint.sim
 from omnimaint.errors import ConfigError
 from omnimaint.sim import FAULT_TYPES, PlantConfig, build_manifest
 
@@ -68,3 +70,15 @@ def test_manifest_lists_only_the_asset_types_present() -> None:
     assert list(manifest.components) == ["centrifugal_pump"]
     assert "belt_speed" not in manifest.channel_names("telemetry")
     assert manifest.channel_names("waveform") == ("accel_de",)
+
+
+def test_public_surface_is_declared_once_and_honest() -> None:
+    exported = omnimaint.sim.__all__
+    assert len(set(exported)) == len(exported)
+    assert all(hasattr(omnimaint.sim, name) for name in exported)
+    public = {
+        name
+        for name, value in vars(omnimaint.sim).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(exported)
