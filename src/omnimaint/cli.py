@@ -280,6 +280,9 @@ def simulate(
     frame_period: Annotated[float, typer.Option(help="Seconds between camera frames.")] = 3600.0,
     frame_size: Annotated[int, typer.Option(help="Frame width and height in pixels.")] = 64,
     workers: Annotated[int, typer.Option(help="Worker processes (the output does not depend on it).")] = 2,
+    fault_rate_scale: Annotated[
+        float, typer.Option(help="Multiplies every fault-onset hazard (more failures in a short history).")
+    ] = 1.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")] = False,
 ) -> None:
     """Simulate a plant (telemetry, vibration, camera, events, work orders) into a canonical dataset."""
@@ -303,6 +306,7 @@ def simulate(
         frame_period_s=frame_period,
         frame_size=frame_size,
         workers=workers,
+        fault_rate_scale=fault_rate_scale,
     )
     started = time.perf_counter()
     dataset = simulate_plant(config, out, overwrite=overwrite, progress=True)

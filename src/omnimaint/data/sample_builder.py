@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import timedelta
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from scipy.signal import resample_poly
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.frame_store import FrameStore
+from omnimaint.data.item_index import (
+    ItemIndex,
+    age_hours,
+    codes,
+    fixed_length,
+    in_any_range,
+    last_slots,
+    micros_of,
+    take,
+)
 from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels
 from omnimaint.data.schema import MAINTENANCE_KINDS, MODALITY_TABLES, SEVERITIES, TABLES
 from omnimaint.data.splits import Split
@@ -30,77 +37,6 @@ from omnimaint.data.windows import MODALITIES, Batch, Labels, Sample, WindowSpec
 from omnimaint.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-
-def _codes(column: pa.ChunkedArray | pa.Array, categories: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Positions of a string column's values in ``categories`` (-1 where absent or null)."""
-    index = pc.index_in(column, value_set=pa.array(list(categories), type=pa.string()))
-    return np.asarray(pc.fill_null(index, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _micros(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(column.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-@dataclass
-class _Events:
-    """Time-ordered items of one kind for all assets, with each asset's slice ``[start, stop)``."""
-
-    ts: np.ndarray
-    start: np.ndarray
-    stop: np.ndarray
-
-    @classmethod
-    def group(cls, asset: np.ndarray, ts: np.ndarray, n_assets: int) -> tuple[_Events, np.ndarray]:
-        """Sort rows by (asset, ts); returns the index and the permutation to apply to other columns."""
-        order = np.lexsort((ts, asset))
-        asset_sorted = asset[order]
-        start = np.searchsorted(asset_sorted, np.arange(n_assets), side="left")
-        stop = np.searchsorted(asset_sorted, np.arange(n_assets), side="right")
-        return cls(ts=ts[order], start=start, stop=stop), order
-
-    def window(self, asset: np.ndarray, anchors: np.ndarray, lookback_us: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per anchor, the global index range ``[lo, hi)`` of items in ``(t - lookback, t]``."""
-        lo = np.empty_like(anchors)
-        hi = np.empty_like(anchors)
-        for a in np.unique(asset):
-            rows = asset == a
-            part = self.ts[self.start[a] : self.stop[a]]
-            hi[rows] = self.start[a] + np.searchsorted(part, anchors[rows], side="right")
-            lo[rows] = self.start[a] + np.searchsorted(part, anchors[rows] - lookback_us, side="right")
-        return lo, hi
-
-
-def _slots(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``k`` indices of each range, oldest first, and which of them are inside the range."""
-    idx = hi[:, None] - k + np.arange(k)[None, :]
-    valid = idx >= lo[:, None]
-    return np.where(valid, idx, 0), valid
-
-
-def _covered(lo: np.ndarray, hi: np.ndarray, size: int) -> np.ndarray:
-    """Which of ``size`` items lie in at least one half-open range ``[lo, hi)``."""
-    counts = np.zeros(size + 1, dtype=np.int64)
-    keep = hi > lo
-    np.add.at(counts, lo[keep], 1)
-    np.add.at(counts, hi[keep], -1)
-    return np.cumsum(counts[:-1]) > 0
-
-
-def _take(values: np.ndarray, slots: np.ndarray, valid: np.ndarray, fill: object) -> np.ndarray:
-    """``values[slots]`` with ``fill`` wherever a slot is not valid (also when ``values`` is empty)."""
-    fill_value = np.asarray(fill, dtype=values.dtype)
-    if values.shape[0] == 0:
-        return np.full(slots.shape + values.shape[1:], fill_value, dtype=values.dtype)
-    taken = values[slots]
-    return np.where(valid.reshape(valid.shape + (1,) * (taken.ndim - valid.ndim)), taken, fill_value)
-
-
-def _age_hours(anchors: np.ndarray, stamps: np.ndarray, slots: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Hours between each slot's item and its sample's anchor (0 for empty slots)."""
-    if stamps.size == 0:
-        return np.zeros(slots.shape, dtype=np.float32)
-    return np.where(valid, (anchors[:, None] - stamps[slots]) / MICROS_PER_HOUR, 0.0).astype(np.float32)
 
 
 class WindowedDataset:
@@ -206,7 +142,7 @@ class WindowedDataset:
         last = tel["offset"][self._anchor_asset] + tel["last_bin"] - tel["k0"][self._anchor_asset]
         first = np.maximum(last - length + 1, tel["offset"][self._anchor_asset])
         last = np.minimum(last, tel["offset"][self._anchor_asset] + tel["n_bins"][self._anchor_asset] - 1)
-        covered = _covered(first, last + 1, len(tel["values"]))
+        covered = in_any_range(first, last + 1, len(tel["values"]))
         center = np.zeros(tel["values"].shape[1], dtype=np.float32)
         scale = np.ones(tel["values"].shape[1], dtype=np.float32)
         for c in range(len(center)):
@@ -221,7 +157,7 @@ class WindowedDataset:
         """Per waveform channel, the RMS of the bursts that some window reads (1 when none)."""
         if not self._wf:
             return np.ones(0, dtype=np.float32)
-        covered = _covered(self._wf["lo"], self._wf["hi"], len(self._wf["data"]))
+        covered = in_any_range(self._wf["lo"], self._wf["hi"], len(self._wf["data"]))
         rms = np.ones(self._wf["data"].shape[1], dtype=np.float32)
         for c in range(len(rms)):
             bursts = self._wf["data"][covered & self._wf["mask"][:, c], c]
@@ -233,7 +169,7 @@ class WindowedDataset:
         """Per RGB channel mean and std (0–1 scale) over up to ``limit`` frames that windows read."""
         if not self._fr or self._frame_store is None:
             return np.full(3, 0.5, dtype=np.float32), np.full(3, 0.25, dtype=np.float32)
-        covered = np.flatnonzero(_covered(self._fr["lo"], self._fr["hi"], len(self._fr["paths"])))
+        covered = np.flatnonzero(in_any_range(self._fr["lo"], self._fr["hi"], len(self._fr["paths"])))
         paths = [p for p in self._fr["paths"][covered].ravel() if p is not None]
         if not paths:
             return np.full(3, 0.5, dtype=np.float32), np.full(3, 0.25, dtype=np.float32)
@@ -247,7 +183,7 @@ class WindowedDataset:
         ids: list[np.ndarray] = []
         for store in (self._ev, self._mt):
             if store and store["ts"].size:
-                covered = _covered(store["lo"], store["hi"], len(store["ts"]))
+                covered = in_any_range(store["lo"], store["hi"], len(store["ts"]))
                 ids.append(store["text"][covered])
         if not ids:
             return []
@@ -256,8 +192,8 @@ class WindowedDataset:
 
     # -- preparation ------------------------------------------------------------------------------------
 
-    def _asset_codes(self, column: pa.ChunkedArray) -> np.ndarray:
-        return _codes(column, self.asset_list)
+    def _assetcodes(self, column: pa.ChunkedArray) -> np.ndarray:
+        return codes(column, self.asset_list)
 
     def _spans(self) -> tuple[np.ndarray, np.ndarray]:
         """First and last observation (µs) of each asset over every modality table."""
@@ -268,9 +204,9 @@ class WindowedDataset:
             column = TABLES[name].time_column
             assert column is not None
             table = self.dataset.arrow(name, columns=["asset_id", column])
-            asset = self._asset_codes(table.column("asset_id"))
+            asset = self._assetcodes(table.column("asset_id"))
             keep = asset >= 0
-            ts = _micros(table.column(column))[keep]
+            ts = micros_of(table.column(column))[keep]
             np.minimum.at(first, asset[keep], ts)
             np.maximum.at(last, asset[keep], ts)
         return first, last
@@ -319,11 +255,11 @@ class WindowedDataset:
             return
         channels = self.vocab.telemetry_channels
         table = self.dataset.arrow("telemetry")
-        asset = self._asset_codes(table.column("asset_id"))
-        channel = _codes(table.column("channel"), channels)
+        asset = self._assetcodes(table.column("asset_id"))
+        channel = codes(table.column("channel"), channels)
         keep = (asset >= 0) & (channel >= 0)
         asset, channel = asset[keep], channel[keep]
-        ts = _micros(table.column("ts"))[keep]
+        ts = micros_of(table.column("ts"))[keep]
         values = np.asarray(table.column("value").to_numpy(), dtype=np.float64)[keep]
         step = micros(window.step)
         bins = -(-ts // step)  # ceil: bin k holds (k·step - step, k·step]
@@ -362,23 +298,23 @@ class WindowedDataset:
             return
         channels = self.vocab.waveform_channels
         table = self.dataset.arrow("waveforms")
-        asset = self._asset_codes(table.column("asset_id"))
-        channel = _codes(table.column("channel"), channels)
+        asset = self._assetcodes(table.column("asset_id"))
+        channel = codes(table.column("channel"), channels)
         keep = np.flatnonzero((asset >= 0) & (channel >= 0))
         table = table.take(pa.array(keep))
         asset, channel = asset[keep], channel[keep]
-        ts = _micros(table.column("ts"))
+        ts = micros_of(table.column("ts"))
         # One slot per (asset, ts); channels recorded at the same instant share it.
         slot_key = pd.MultiIndex.from_arrays([asset, ts])
         slot_of_row, slot_keys = pd.factorize(slot_key, sort=True)
         slot_asset = np.asarray(slot_keys.get_level_values(0), dtype=np.int64)
         slot_ts = np.asarray(slot_keys.get_level_values(1), dtype=np.int64)
-        signals = _fixed_length(table, window.length, window.sample_rate_hz)
+        signals = fixed_length(table, window.length, window.sample_rate_hz)
         data = np.zeros((len(slot_keys), len(channels), window.length), dtype=np.float32)
         mask = np.zeros((len(slot_keys), len(channels)), dtype=bool)
         data[slot_of_row, channel] = signals
         mask[slot_of_row, channel] = True
-        index, order = _Events.group(slot_asset, slot_ts, len(self.asset_list))
+        index, order = ItemIndex.group(slot_asset, slot_ts, len(self.asset_list))
         lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
         self._wf = {"data": data[order], "mask": mask[order], "ts": index.ts, "lo": lo, "hi": hi}
 
@@ -389,16 +325,16 @@ class WindowedDataset:
             return
         cameras = self.vocab.cameras
         table = self.dataset.arrow("frames")
-        asset = self._asset_codes(table.column("asset_id"))
-        camera = _codes(table.column("camera"), cameras)
+        asset = self._assetcodes(table.column("asset_id"))
+        camera = codes(table.column("camera"), cameras)
         keep = (asset >= 0) & (camera >= 0)
-        ts = _micros(table.column("ts"))[keep]
+        ts = micros_of(table.column("ts"))[keep]
         paths = np.asarray(table.column("path").to_pylist(), dtype=object)[keep]
         asset, camera = asset[keep], camera[keep]
         slot_of_row, slot_keys = pd.factorize(pd.MultiIndex.from_arrays([asset, ts]), sort=True)
         slot_paths = np.full((len(slot_keys), len(cameras)), None, dtype=object)
         slot_paths[slot_of_row, camera] = paths
-        index, order = _Events.group(
+        index, order = ItemIndex.group(
             np.asarray(slot_keys.get_level_values(0), dtype=np.int64),
             np.asarray(slot_keys.get_level_values(1), dtype=np.int64),
             len(self.asset_list),
@@ -421,10 +357,10 @@ class WindowedDataset:
         if window is None:
             return
         table = self.dataset.arrow("events")
-        asset = self._asset_codes(table.column("asset_id"))
+        asset = self._assetcodes(table.column("asset_id"))
         keep = np.flatnonzero(asset >= 0)
         table = table.take(pa.array(keep))
-        index, order = _Events.group(asset[keep], _micros(table.column("ts")), len(self.asset_list))
+        index, order = ItemIndex.group(asset[keep], micros_of(table.column("ts")), len(self.asset_list))
         lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
         frame = table.select(["code", "severity", "message"]).to_pandas().iloc[order]
         self._ev = {
@@ -447,7 +383,7 @@ class WindowedDataset:
         # A work order is known once it is closed (its cause and action are written then).
         known_at = frame["ts_close"].fillna(frame["ts_open"])
         ts = timestamps_us(known_at)
-        index, order = _Events.group(asset, ts, len(self.asset_list))
+        index, order = ItemIndex.group(asset, ts, len(self.asset_list))
         frame = frame.iloc[order]
         component = self.vocab.index_of(frame["component"].to_numpy(), self.vocab.components)
         text = frame[["problem", "cause", "action"]].apply(
@@ -464,7 +400,7 @@ class WindowedDataset:
         }
         self._mt.update(self._since_maintenance(index, np.asarray(component), micros(window.since_cap)))
 
-    def _since_maintenance(self, index: _Events, component: np.ndarray, cap_us: int) -> dict[str, np.ndarray]:
+    def _since_maintenance(self, index: ItemIndex, component: np.ndarray, cap_us: int) -> dict[str, np.ndarray]:
         """Per anchor and component: hours since the last work order (or since install), capped."""
         n_components = len(self.vocab.components)
         since = np.zeros((len(self), n_components), dtype=np.float32)
@@ -569,46 +505,46 @@ class WindowedDataset:
     def _gather_waveforms(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
         wf = self._wf
         assert self.spec.waveforms is not None
-        slots, valid = _slots(wf["lo"][idx], wf["hi"][idx], self.spec.waveforms.max_bursts)
+        slots, valid = last_slots(wf["lo"][idx], wf["hi"][idx], self.spec.waveforms.max_bursts)
         return {
-            "waveforms": _take(wf["data"], slots, valid, 0.0),
-            "waveform_mask": _take(wf["mask"], slots, valid, False),
-            "waveform_age_hours": _age_hours(anchors, wf["ts"], slots, valid),
+            "waveforms": take(wf["data"], slots, valid, 0.0),
+            "waveform_mask": take(wf["mask"], slots, valid, False),
+            "waveform_age_hours": age_hours(anchors, wf["ts"], slots, valid),
         }
 
     def _gather_frames(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
         fr = self._fr
         assert self.spec.frames is not None and self._frame_store is not None
-        slots, valid = _slots(fr["lo"][idx], fr["hi"][idx], self.spec.frames.max_frames)
-        paths = _take(fr["paths"], slots, valid, None)  # (B, K, Cam)
+        slots, valid = last_slots(fr["lo"][idx], fr["hi"][idx], self.spec.frames.max_frames)
+        paths = take(fr["paths"], slots, valid, None)  # (B, K, Cam)
         mask = paths != None  # noqa: E711 (element-wise comparison with None)
         size = self.spec.frames.size
         pixels = np.zeros((*paths.shape, size, size, 3), dtype=np.uint8)
         for b, k, c in zip(*np.nonzero(mask), strict=True):
             pixels[b, k, c] = self._frame_store.load(paths[b, k, c])
-        return {"frames": pixels, "frame_mask": mask, "frame_age_hours": _age_hours(anchors, fr["ts"], slots, valid)}
+        return {"frames": pixels, "frame_mask": mask, "frame_age_hours": age_hours(anchors, fr["ts"], slots, valid)}
 
     def _gather_events(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
         ev = self._ev
         assert self.spec.events is not None
-        slots, valid = _slots(ev["lo"][idx], ev["hi"][idx], self.spec.events.max_events)
+        slots, valid = last_slots(ev["lo"][idx], ev["hi"][idx], self.spec.events.max_events)
         return {
-            "event_codes": _take(ev["code"], slots, valid, 0),
-            "event_severity": _take(ev["severity"], slots, valid, 0),
-            "event_age_hours": _age_hours(anchors, ev["ts"], slots, valid),
-            "event_text": _take(ev["text"], slots, valid, -1),
+            "event_codes": take(ev["code"], slots, valid, 0),
+            "event_severity": take(ev["severity"], slots, valid, 0),
+            "event_age_hours": age_hours(anchors, ev["ts"], slots, valid),
+            "event_text": take(ev["text"], slots, valid, -1),
             "event_mask": valid & (ev["ts"].size > 0),
         }
 
     def _gather_maintenance(self, idx: np.ndarray, anchors: np.ndarray) -> dict[str, np.ndarray]:
         mt = self._mt
         assert self.spec.maintenance is not None
-        slots, valid = _slots(mt["lo"][idx], mt["hi"][idx], self.spec.maintenance.max_orders)
+        slots, valid = last_slots(mt["lo"][idx], mt["hi"][idx], self.spec.maintenance.max_orders)
         return {
-            "maintenance_text": _take(mt["text"], slots, valid, -1),
-            "maintenance_component": _take(mt["component"], slots, valid, 0),
-            "maintenance_kind": _take(mt["kind"], slots, valid, 0),
-            "maintenance_age_hours": _age_hours(anchors, mt["ts"], slots, valid),
+            "maintenance_text": take(mt["text"], slots, valid, -1),
+            "maintenance_component": take(mt["component"], slots, valid, 0),
+            "maintenance_kind": take(mt["kind"], slots, valid, 0),
+            "maintenance_age_hours": age_hours(anchors, mt["ts"], slots, valid),
             "maintenance_mask": valid & (mt["ts"].size > 0),
             "since_maintenance_hours": mt["since"][idx],
             "since_maintenance_known": mt["since_known"][idx],
@@ -627,32 +563,3 @@ class WindowedDataset:
             if ids is not None:
                 parts[key] = np.where(ids >= 0, lookup[ids], -1)
         return tuple(self._texts[i] for i in used)
-
-
-def _fixed_length(table: pa.Table, length: int, target_rate: float | None) -> np.ndarray:
-    """Waveform rows as an (n, length) float32 array: resampled to ``target_rate``, cropped or zero-padded."""
-    samples = table.column("samples").combine_chunks()
-    rates = table.column("sample_rate_hz").to_numpy()
-    offsets = samples.offsets.to_numpy()
-    flat = samples.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    lengths = np.diff(offsets)
-    out = np.zeros((len(lengths), length), dtype=np.float32)
-    needs_resampling = np.zeros(len(lengths), dtype=bool) if target_rate is None else ~np.isclose(rates, target_rate)
-    plain = np.flatnonzero(~needs_resampling)
-    if plain.size:
-        positions = np.arange(length)[None, :]
-        take = offsets[plain][:, None] + positions
-        valid = positions < lengths[plain][:, None]
-        out[plain] = np.where(valid, flat[np.minimum(take, max(flat.size - 1, 0))], 0.0)
-    for row in np.flatnonzero(needs_resampling):
-        assert target_rate is not None
-        signal = flat[offsets[row] : offsets[row + 1]]
-        up, down = _ratio(target_rate, float(rates[row]))
-        resampled = resample_poly(signal, up, down).astype(np.float32)[:length]
-        out[row, : resampled.size] = resampled
-    return out
-
-
-def _ratio(target: float, source: float) -> tuple[int, int]:
-    fraction = Fraction(target / source).limit_denominator(1000)
-    return fraction.numerator, fraction.denominator

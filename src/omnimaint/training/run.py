@@ -11,6 +11,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import lightning as L
 import numpy as np
@@ -145,28 +146,42 @@ def _best_state(trainer: L.Trainer, task: L.LightningModule) -> dict[str, torch.
     return {k: v.detach().clone() for k, v in task.model.state_dict().items()}  # type: ignore[union-attr]
 
 
-def pretrain(config: TrainConfig) -> Path | None:
-    """Self-supervised pretraining on the training split (labels unused). Returns the bundle folder
-    (``None`` on non-zero data-parallel ranks)."""
+def _fit(
+    config: TrainConfig, kind: Literal["model", "pretrained"], label_fraction: float
+) -> tuple[Bundle, Prepared] | None:
+    """Seed, prepare, run the Lightning loop of ``kind`` and collect the best weights into a bundle
+    (``None`` on non-zero data-parallel ranks, which only help train)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
     prepared = prepare(config)
-    task = PretrainTask(prepared.model, config.optim, config.pretrain)
+    task: L.LightningModule
+    if kind == "pretrained":
+        task = PretrainTask(prepared.model, config.optim, config.pretrain)
+    else:
+        weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
+        task = FineTuneTask(prepared.model, config.optim, weights)
     trainer = _trainer(config, monitor=prepared.val is not None)
-    trainer.fit(task, datamodule=_datamodule(config, prepared, 1.0), ckpt_path=config.resume)
+    trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction), ckpt_path=config.resume)
     if not trainer.is_global_zero:
         return None
     bundle = Bundle(
-        kind="pretrained",
+        kind=kind,
         model_config=prepared.model.config,
         window=prepared.spec,
         preprocessor=prepared.preprocessor.state,
         state_dict=_best_state(trainer, task),
         metrics={
             "data": config.data.model_dump(mode="json"),
-            "pretrain": {k: float(v) for k, v in trainer.callback_metrics.items()},
+            "pretrain" if kind == "pretrained" else "train": {k: float(v) for k, v in trainer.callback_metrics.items()},
         },
     )
-    return bundle.save(config.out / BUNDLE_DIR, overwrite=True)
+    return bundle, prepared
+
+
+def pretrain(config: TrainConfig) -> Path | None:
+    """Self-supervised pretraining on the training split (labels unused). Returns the bundle folder
+    (``None`` on non-zero data-parallel ranks)."""
+    fitted = _fit(config, "pretrained", 1.0)
+    return fitted[0].save(config.out / BUNDLE_DIR, overwrite=True) if fitted is not None else None
 
 
 def _fault_weights(windows: WindowedDataset, n_classes: int) -> torch.Tensor:
@@ -180,25 +195,10 @@ def _fault_weights(windows: WindowedDataset, n_classes: int) -> torch.Tensor:
 def train(config: TrainConfig) -> Path | None:
     """Multi-task fine-tuning, then anomaly-head fitting and threshold calibration. Returns the bundle
     folder (``None`` on non-zero data-parallel ranks)."""
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    prepared = prepare(config)
-    weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
-    task = FineTuneTask(prepared.model, config.optim, weights)
-    trainer = _trainer(config, monitor=prepared.val is not None)
-    trainer.fit(task, datamodule=_datamodule(config, prepared, config.data.label_fraction), ckpt_path=config.resume)
-    if not trainer.is_global_zero:
+    fitted = _fit(config, "model", config.data.label_fraction)
+    if fitted is None:
         return None
-    bundle = Bundle(
-        kind="model",
-        model_config=prepared.model.config,
-        window=prepared.spec,
-        preprocessor=prepared.preprocessor.state,
-        state_dict=_best_state(trainer, task),
-        metrics={
-            "data": config.data.model_dump(mode="json"),
-            "train": {k: float(v) for k, v in trainer.callback_metrics.items()},
-        },
-    )
+    bundle, prepared = fitted
     finish(bundle, prepared, config.target_false_alarms_per_asset_day)
     return bundle.save(config.out / BUNDLE_DIR, overwrite=True)
 

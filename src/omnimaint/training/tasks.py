@@ -25,10 +25,38 @@ from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrast
 
 
 class _Task(L.LightningModule):
+    """Shared loop hooks: subclasses say what the losses are (:meth:`losses`) and how they add up for
+    training (:meth:`train_total`) and for validation and early stopping (:meth:`val_total`)."""
+
     def __init__(self, model: OmniModel, optim: OptimConfig) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
+
+    def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def train_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def val_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.train_total(losses)
+
+    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
+        losses = self.losses(batch)
+        total = self.train_total(losses)
+        size = batch.inputs.batch_size
+        self.log("train/loss", total, prog_bar=True, batch_size=size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, batch_size=size)
+        return total
+
+    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
+        losses = self.losses(batch)
+        size = batch.inputs.batch_size
+        self.log("val_loss", self.val_total(losses), prog_bar=True, batch_size=size, sync_dist=True)
+        for name, value in losses.items():
+            self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)
@@ -54,28 +82,17 @@ class FineTuneTask(_Task):
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
 
-    def _losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+    def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         outputs = self.model(batch.inputs)
         weights = self.fault_weights if self.fault_weights.numel() else None
         return task_losses(outputs, batch.labels, weights, reduce=global_count)
 
-    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
-        losses = self._losses(batch)
-        total = self.weighting(losses)
-        size = batch.inputs.batch_size
-        self.log("train/loss", total, prog_bar=True, batch_size=size)
-        for name, value in losses.items():
-            self.log(f"train/{name}", value, batch_size=size)
-        return total
+    def train_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.weighting(losses)
 
-    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
-        losses = self._losses(batch)
+    def val_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         # Early stopping watches the plain sum, which the learned weights cannot lower by themselves.
-        total = torch.stack(list(losses.values())).sum()
-        size = batch.inputs.batch_size
-        self.log("val_loss", total, prog_bar=True, batch_size=size, sync_dist=True)
-        for name, value in losses.items():
-            self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
+        return torch.stack(list(losses.values())).sum()
 
 
 class PretrainTask(_Task):
@@ -115,7 +132,7 @@ class PretrainTask(_Task):
         scored = observed * hidden.unsqueeze(-1).to(observed.dtype)
         return masked, values, scored
 
-    def _losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+    def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         inputs, targets, scored = self._hide_patches(batch)
         tokens, valid = self.model.encode(inputs)
         embeddings = [
@@ -132,24 +149,8 @@ class PretrainTask(_Task):
             losses["reconstruction"] = (error * scored).sum() / scored.sum().clamp(min=1.0)
         return losses
 
-    def _total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    def train_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         total = self.objective.contrastive_weight * losses["contrastive"]
         if "reconstruction" in losses:
             total = total + self.objective.reconstruction_weight * losses["reconstruction"]
         return total
-
-    def training_step(self, batch: TrainingBatch, batch_idx: int) -> torch.Tensor:
-        losses = self._losses(batch)
-        total = self._total(losses)
-        size = batch.inputs.batch_size
-        self.log("train/loss", total, prog_bar=True, batch_size=size)
-        for name, value in losses.items():
-            self.log(f"train/{name}", value, batch_size=size)
-        return total
-
-    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
-        losses = self._losses(batch)
-        size = batch.inputs.batch_size
-        self.log("val_loss", self._total(losses), prog_bar=True, batch_size=size, sync_dist=True)
-        for name, value in losses.items():
-            self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
