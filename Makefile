@@ -7,12 +7,15 @@ DATA_DIR ?= ../shared/datasets
 DEMO_OUT ?= demo-output
 BENCH_OUT ?= bench-output
 
-.PHONY: demo test bench lint format typecheck install install-dev clean help
+EXPERIMENTS_OUT ?= experiments-output
+
+.PHONY: demo test bench experiments lint format install install-dev clean help
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the built-in simulated plant"
 	@echo "make test   - set up .venv with dev extras and run the whole test suite"
 	@echo "make bench  - run the benchmarks (simulator, windows, public datasets when present)"
+	@echo "make experiments - the simulated-plant experiments behind docs/benchmarks.md (about 2 h on 2 cores)"
 	@echo "make lint   - ruff lint + format check + mypy"
 
 $(BIN)/python:
@@ -45,6 +48,12 @@ bench: install-dev
 	$(BIN)/python -m pytest -q -m bench tests/bench -p no:cacheprovider -s --override-ini="addopts=-ra" --data-dir $(DATA_DIR) --bench-out $(BENCH_OUT)
 	@echo "public-dataset results: $(BENCH_OUT)/results.md (a JSON record per run beside it; datasets in $(BENCH_OUT)/datasets)"
 
+# The simulated-plant experiments of docs/benchmarks.md: modality ablation and label efficiency.
+experiments: install-dev
+	$(BIN)/omnimaint simulate --assets 30 --days 90 --seed 11 --fault-rate-scale 3 --out $(EXPERIMENTS_OUT)/plant --overwrite
+	$(BIN)/omnimaint experiment ablation $(EXPERIMENTS_OUT)/plant --out $(EXPERIMENTS_OUT)/ablation --config configs/sim-experiment.yaml
+	$(BIN)/omnimaint experiment label-efficiency $(EXPERIMENTS_OUT)/plant --out $(EXPERIMENTS_OUT)/label-efficiency --config configs/sim-experiment.yaml --fraction 0.1 --seeds 0,1,2
+
 lint: install-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
@@ -55,4 +64,4 @@ format: install-dev
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(DEMO_OUT) $(BENCH_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_OUT) $(BENCH_OUT) $(EXPERIMENTS_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -65,6 +65,7 @@ def _config(dataset: Path, out: Path, settings: DemoSettings, epochs: int, progr
             "out": str(out),
             "seed": settings.seed,
             "optim.max_epochs": epochs,
+            "model.vision.refine": False,  # the simulated plant's visual cues are coarse
             "progress": progress,
             **extra,
         },

@@ -60,11 +60,12 @@ class FrameCNN(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         width, grid = config.vision.width, config.vision.grid
+        refine = config.vision.refine
         self.features = nn.Sequential(
             _conv(3, width, 2),
-            _conv(width, width, 1),
+            *([_conv(width, width, 1)] if refine else []),
             _conv(width, 2 * width, 2),
-            _conv(2 * width, 2 * width, 1),
+            *([_conv(2 * width, 2 * width, 1)] if refine else []),
             _conv(2 * width, 4 * width, 2),
             _conv(4 * width, config.d_model, 2),
         )

@@ -1,0 +1,84 @@
+"""The experiment drivers: which runs they make and how they tabulate them (training itself is tested elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from omnimaint.training import experiments
+from omnimaint.training.config import TrainConfig, load_config
+
+
+def _metrics(auroc: float) -> dict[str, Any]:
+    return {
+        "failure_within": {"72h": {"auroc": auroc, "average_precision": auroc / 2}},
+        "fault_type": {"macro_f1": 0.1, "macro_f1_before_failure": auroc / 3},
+        "ablation": {
+            m: {"failure_auroc": 0.5, "fault_macro_f1": 0.1, "fault_macro_f1_before_failure": 0.2}
+            for m in ("telemetry", "events")
+        },
+    }
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> TrainConfig:
+    window = {"waveforms": None, "frames": None, "maintenance": None}
+    return load_config(None, {"data.dataset": str(tmp_path), "data.window": window, "out": str(tmp_path)})
+
+
+def test_ablation_trains_fused_single_and_leave_one_out(
+    config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[tuple[str, tuple[str, ...]]] = []
+
+    def fake_train(run: TrainConfig) -> Path:
+        trained.append((run.out.name, run.data.window.enabled))
+        return run.out
+
+    scores = {"fused": 0.9, "only_telemetry": 0.7, "only_events": 0.6, "without_telemetry": 0.6, "without_events": 0.7}
+    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(
+        experiments,
+        "evaluate_bundle",
+        lambda bundle, *a, **k: SimpleNamespace(metrics=_metrics(scores[Path(bundle).name])),
+    )
+    results = experiments.modality_ablation(config, tmp_path / "ablation")
+    assert dict(trained) == {
+        "fused": ("telemetry", "events"),
+        "only_telemetry": ("telemetry",),
+        "only_events": ("events",),
+        "without_telemetry": ("events",),
+        "without_events": ("telemetry",),
+    }
+    assert results["runs"]["fused"]["failure_auroc"] == 0.9
+    assert results["masked_at_inference"]["events"]["failure_auroc"] == 0.5
+    table = (tmp_path / "ablation" / "results.md").read_text()
+    assert "| fused | 0.900 | 0.450 | 0.300 |" in table
+    assert "| events | 0.500 | 0.700 | 0.200 | 0.233 |" in table
+
+
+def test_label_efficiency_compares_pretrained_and_scratch(
+    config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[tuple[str, Path | None, float]] = []
+    monkeypatch.setattr(experiments, "pretrain", lambda run: run.out)
+
+    def fake_train(run: TrainConfig) -> Path:
+        runs.append((run.out.name, run.init_from, run.data.label_fraction))
+        return run.out
+
+    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(
+        experiments,
+        "evaluate_bundle",
+        lambda bundle, *a, **k: SimpleNamespace(metrics=_metrics(0.8 if "pretrained" in Path(bundle).name else 0.6)),
+    )
+    results = experiments.label_efficiency(config, tmp_path / "le", fraction=0.1, seeds=(0, 1))
+    assert [r[0] for r in runs] == ["scratch_0", "pretrained_0", "scratch_1", "pretrained_1"]
+    assert all(r[2] == 0.1 for r in runs)
+    assert runs[1][1] == tmp_path / "le" / "pretrain_0" and runs[0][1] is None
+    assert results["pretrained_mean"]["failure_auroc"] == pytest.approx(0.8)
+    assert results["scratch_mean"]["failure_auroc"] == pytest.approx(0.6)
