@@ -181,7 +181,7 @@ def evaluate(
         "evaluation"
     ),
     split: Annotated[str, typer.Option(help="test, val, train (the bundle's own split) or all.")] = "test",
-    backend: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after omnimaint export).")] = "torch",
     ablation: Annotated[bool, typer.Option("--ablation/--no-ablation", help="Mask each modality in turn.")] = True,
     progress: ProgressOption = True,
 ) -> None:
@@ -194,8 +194,8 @@ def evaluate(
 
     if split not in ("train", "val", "test", "all"):
         raise ConfigError(f"--split must be train, val, test or all, not {split!r}")
-    if backend not in ("torch", "onnx"):
-        raise ConfigError(f"--backend must be torch or onnx, not {backend!r}")
+    if backend not in ("torch", "onnx", "onnx-int8"):
+        raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
     evaluation = evaluate_bundle(
         bundle,
         dataset,

@@ -19,11 +19,12 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.splits import Split
 from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
-from omnimaint.inference.bundle import ONNX_FILE, Bundle, BundleError
+from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
 from omnimaint.models.preprocessing import Preprocessor, mask_modalities
 
-Backend = Literal["torch", "onnx"]
+Backend = Literal["torch", "onnx", "onnx-int8"]
+"""``torch``; ``onnx`` (ONNX Runtime on ``model.onnx``); ``onnx-int8`` (on the quantised ``model.int8.onnx``)."""
 
 
 @dataclass(frozen=True)
@@ -140,18 +141,22 @@ class Predictor:
             self.model = bundle.build_model()
             if threads is not None:
                 torch.set_num_threads(threads)
-        elif backend == "onnx":
+        elif backend in ("onnx", "onnx-int8"):
             import onnxruntime as ort
 
-            path = onnx_file or (bundle.path / ONNX_FILE if bundle.path is not None else None)
+            default = ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE
+            path = onnx_file or (bundle.path / default if bundle.path is not None else None)
             if path is None or not Path(path).is_file():
-                raise BundleError(f"{bundle.path}: no ONNX model; run `omnimaint export {bundle.path} --format onnx`")
+                flag = " --int8" if backend == "onnx-int8" else ""
+                raise BundleError(
+                    f"{bundle.path}: no {default}; run `omnimaint export {bundle.path} --format onnx{flag}`"
+                )
             options = ort.SessionOptions()
             if threads is not None:
                 options.intra_op_num_threads = threads
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         else:
-            raise BundleError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
+            raise BundleError(f"unknown backend {backend!r}; use 'torch', 'onnx' or 'onnx-int8'")
 
     @classmethod
     def from_bundle(cls, path: str | Path, backend: Backend = "torch", **kwargs: object) -> Predictor:

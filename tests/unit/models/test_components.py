@@ -150,3 +150,22 @@ def test_pretrained_vision_backbone_path(backbone: object) -> None:
     assert torch.isfinite(out.failure_logits).all()
     assert not any(p.requires_grad for p in encoder.backbone.parameters())
     assert any(p.requires_grad for p in encoder.project.parameters())
+
+
+def test_heads_shapes_and_anomaly_head_fitting() -> None:
+    from omnimaint.models.heads import MultiTaskHeads
+
+    config = example_config()
+    heads = MultiTaskHeads(config).eval()
+    fused = torch.randn(5, config.d_model)
+    failure, rul, fault, health, anomaly = heads(fused)
+    assert failure.shape == (5, config.n_horizons, 1 + config.n_components)
+    assert rul.shape == (5,) and (rul >= 0).all()
+    assert fault.shape == (5, config.n_fault_classes) and health.shape == (5, 3) and anomaly.shape == (5,)
+    generator = torch.Generator().manual_seed(0)
+    healthy = torch.randn(400, config.d_model, generator=generator) * 0.1 + 1.0
+    heads.anomaly.fit(healthy)
+    normal = torch.randn(50, config.d_model, generator=generator) * 0.1 + 1.0
+    odd = normal.clone()
+    odd[:, 0] += 1.0  # one dimension off by ten standard deviations
+    assert heads.anomaly(odd).min() > heads.anomaly(normal).max()
