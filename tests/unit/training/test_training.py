@@ -91,3 +91,20 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         load_config(None, {"data.dataset": "x", "data.window": {"telemetry": {"step": "PT7M", "lookback": "PT1H"}}})
     loaded = load_config(None, {"data.dataset": "x", "optim.lr": 0.01, "model.fusion.name": "late"})
     assert loaded.optim.lr == 0.01 and loaded.model.fusion.name == "late"
+
+
+def test_chinese_plant_trains_with_a_domain_text_encoder(tmp_path: Path) -> None:
+    """Chinese logs and work orders: the tokenizer is trained on the plant's own text and ships in the bundle."""
+    from omnimaint.models.text_embedding import DomainTokenizer
+    from omnimaint.sim import PlantConfig, simulate
+
+    plant = tmp_path / "plant-zh"
+    simulate(PlantConfig(n_assets=3, days=12, seed=2, lang="zh", fault_rate_scale=4.0, workers=1), plant)
+    config = tiny_config(plant, tmp_path / "run", **{"model.text.name": "domain", "model.text.vocab_size": 300})
+    bundle_path = train(config.model_copy(update={"optim": config.optim.model_copy(update={"limit_train_batches": 1})}))
+    assert bundle_path is not None
+    bundle = Bundle.load(bundle_path)
+    assert bundle.preprocessor.text.name == "domain" and bundle.preprocessor.domain_tokenizer is not None
+    tokenizer = DomainTokenizer(bundle.preprocessor.domain_tokenizer, bundle.preprocessor.text.max_tokens)
+    pieces = tokenizer.tokens("轴承异响")
+    assert pieces and all(piece != "[UNK]" for piece in pieces)
