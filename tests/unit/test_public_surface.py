@@ -28,6 +28,8 @@ def test_all_is_declared_and_honest(name: str) -> None:
     assert len(exported) == len(set(exported)), f"{name}.__all__ repeats names"
     missing = [item for item in exported if not hasattr(module, item)]
     assert not missing, f"{name}.__all__ names what it does not define: {missing}"
-    public = {n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", "").startswith(name)}
+    public = {
+        n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", "").startswith(name)
+    }
     undeclared = sorted(public - set(exported) - {"annotations"})
     assert not undeclared, f"{name} defines public names missing from __all__: {undeclared}"

@@ -6,13 +6,16 @@
 - :func:`label_efficiency`: fine-tuning from self-supervised pretraining against fine-tuning from
   scratch, with a fraction of the training labels, over several seeds.
 
-Both write ``results.json`` and ``results.md`` (a markdown table) into their output folder.
+Both write ``results.json`` and ``results.md`` (a markdown table) into their output folder. Each run
+keeps its scores in ``scores.json`` in its own folder; a rerun into the same folder reuses them, so an
+interrupted experiment resumes where it stopped instead of retraining hours of finished runs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,11 @@ import numpy as np
 
 from omnimaint.evaluation.model_eval import evaluate_bundle
 from omnimaint.training.config import TrainConfig
-from omnimaint.training.run import pretrain, train
+from omnimaint.training.run import BUNDLE_DIR, pretrain, train
 
 logger = logging.getLogger(__name__)
+
+SCORES = "scores.json"
 
 
 def _score(metrics: dict[str, Any]) -> dict[str, float | None]:
@@ -39,6 +44,20 @@ def _score(metrics: dict[str, Any]) -> dict[str, float | None]:
 def _with(config: TrainConfig, out: Path, **update: Any) -> TrainConfig:
     data = config.data.model_copy(update=update.pop("data", {}))
     return config.model_copy(update={"out": out, "data": data, **update})
+
+
+def _once(folder: Path, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The scores of one run: read from ``folder/scores.json`` when a finished run left them, else ``run()``."""
+    path = folder / SCORES
+    if path.is_file():
+        logger.info("%s: reusing the finished run's scores", folder)
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    scores = dict(run())
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return scores
 
 
 def _fmt(value: float | None) -> str:
@@ -60,18 +79,27 @@ def modality_ablation(config: TrainConfig, out: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"runs": {}, "masked_at_inference": {}}
     for name, dropped in runs.items():
         folder = out / name.replace(" ", "_")
-        window = config.data.window.without(*dropped)  # type: ignore[arg-type]
-        bundle = train(_with(config, folder, data={"window": window}))
-        assert bundle is not None
-        evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=name == "fused")
-        results["runs"][name] = _score(evaluation.metrics)
-        if name == "fused":
-            for modality, ablated in evaluation.metrics["ablation"].items():
-                results["masked_at_inference"][modality] = {
-                    "failure_auroc": ablated["failure_auroc"],
-                    "fault_macro_f1": ablated["fault_macro_f1_before_failure"],
+
+        def run(name: str = name, folder: Path = folder, dropped: tuple[str, ...] = dropped) -> dict[str, Any]:
+            window = config.data.window.without(*dropped)  # type: ignore[arg-type]
+            bundle = train(_with(config, folder, data={"window": window}))
+            assert bundle is not None
+            evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=name == "fused")
+            scores: dict[str, Any] = _score(evaluation.metrics)
+            if name == "fused":
+                scores["masked_at_inference"] = {
+                    modality: {
+                        "failure_auroc": ablated["failure_auroc"],
+                        "fault_macro_f1": ablated["fault_macro_f1_before_failure"],
+                    }
+                    for modality, ablated in evaluation.metrics["ablation"].items()
                 }
-        logger.info("%s: %s", name, results["runs"][name])
+            return scores
+
+        scores = _once(folder, run)
+        results["masked_at_inference"] |= scores.pop("masked_at_inference", {})
+        results["runs"][name] = scores
+        logger.info("%s: %s", name, scores)
     lines = [
         "| model | failure AUROC | failure AP | fault macro-F1 (before failure) |",
         "|---|---|---|---|",
@@ -105,15 +133,19 @@ def label_efficiency(
     """
     results: dict[str, Any] = {"fraction": fraction, "seeds": list(seeds), "scratch": [], "pretrained": []}
     for seed in seeds:
-        pre = pretrain(_with(config, out / f"pretrain_{seed}", seed=seed))
-        assert pre is not None
-        for name, init in (("scratch", None), ("pretrained", out / f"pretrain_{seed}")):
-            bundle = train(
-                _with(config, out / f"{name}_{seed}", seed=seed, init_from=init, data={"label_fraction": fraction})
-            )
-            assert bundle is not None
-            evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
-            results[name].append(_score(evaluation.metrics))
+        pretrained = out / f"pretrain_{seed}"
+        for name, init in (("scratch", None), ("pretrained", pretrained)):
+
+            def run(name: str = name, init: Path | None = init, seed: int = seed) -> dict[str, Any]:
+                if init is not None and not (init / BUNDLE_DIR).is_dir():  # pretrained once per seed
+                    assert pretrain(_with(config, init, seed=seed)) is not None
+                folder = out / f"{name}_{seed}"
+                bundle = train(_with(config, folder, seed=seed, init_from=init, data={"label_fraction": fraction}))
+                assert bundle is not None
+                evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
+                return _score(evaluation.metrics)
+
+            results[name].append(_once(out / f"{name}_{seed}", run))
             logger.info("%s seed %d: %s", name, seed, results[name][-1])
     lines = [
         f"| start | failure AUROC (mean ± sd over {len(seeds)} seeds) | fault macro-F1 (before failure) |",

@@ -59,12 +59,18 @@ def test_ablation_trains_fused_single_and_leave_one_out(
     assert "| fused | 0.900 | 0.450 | 0.300 |" in table
     assert "| events | 0.500 | 0.700 | 0.200 | 0.233 |" in table
 
+    # A rerun into the same folder resumes: every finished run's scores are reused, nothing is retrained.
+    trained.clear()
+    assert experiments.modality_ablation(config, tmp_path / "ablation") == results
+    assert trained == []
+
 
 def test_label_efficiency_compares_pretrained_and_scratch(
     config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs: list[tuple[str, Path | None, float]] = []
-    monkeypatch.setattr(experiments, "pretrain", lambda run: run.out)
+    pretrained: list[str] = []
+    monkeypatch.setattr(experiments, "pretrain", lambda run: pretrained.append(run.out.name) or run.out)
 
     def fake_train(run: TrainConfig) -> Path:
         runs.append((run.out.name, run.init_from, run.data.label_fraction))
@@ -80,5 +86,6 @@ def test_label_efficiency_compares_pretrained_and_scratch(
     assert [r[0] for r in runs] == ["scratch_0", "pretrained_0", "scratch_1", "pretrained_1"]
     assert all(r[2] == 0.1 for r in runs)
     assert runs[1][1] == tmp_path / "le" / "pretrain_0" and runs[0][1] is None
+    assert pretrained == ["pretrain_0", "pretrain_1"]
     assert results["pretrained_mean"]["failure_auroc"] == pytest.approx(0.8)
     assert results["scratch_mean"]["failure_auroc"] == pytest.approx(0.6)
