@@ -273,6 +273,9 @@ def experiment(
     epochs: EpochsOption = None,
     fraction: Annotated[float, typer.Option(help="label-efficiency: share of training labels used.")] = 0.1,
     seeds: Annotated[str, typer.Option(help="label-efficiency: comma-separated seeds.")] = "0,1,2",
+    finetune_epochs: Annotated[
+        int | None, typer.Option(help="label-efficiency: fine-tuning epochs (over the labelled windows only).")
+    ] = None,
     progress: ProgressOption = False,
     set_: SetOption = None,
 ) -> None:
@@ -283,7 +286,7 @@ def experiment(
     if name == "ablation":
         modality_ablation(settings, out)
     elif name == "label-efficiency":
-        label_efficiency(settings, out, fraction, tuple(int(s) for s in seeds.split(",")))
+        label_efficiency(settings, out, fraction, tuple(int(s) for s in seeds.split(",")), finetune_epochs)
     else:
         raise ConfigError(f"unknown experiment {name!r}; choose ablation or label-efficiency")
     console.print((out / "results.md").read_text())

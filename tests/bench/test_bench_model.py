@@ -1,7 +1,7 @@
 """Throughput of the window builder and the model on two CPU cores (`make bench`; prints measured figures).
 
 Figures: windows/s of batch building; training samples/s; inference windows/s at batch 1 and 64 for
-PyTorch and ONNX Runtime (model only, on preprocessed inputs, and end to end from the dataset).
+PyTorch, ONNX Runtime and ONNX Runtime on the int8 model (model only, on preprocessed inputs, and end to end from the dataset).
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ def test_throughput(plant: Path, tmp_path: Path, request: pytest.FixtureRequest)
     bundle = train(config)
     results["train_run_seconds"] = round(time.perf_counter() - started, 1)
     assert bundle is not None
-    export_bundle(bundle)
+    export_bundle(bundle, int8=True)
     torch_predictor = Predictor.from_bundle(bundle, threads=2)
     onnx_predictor = Predictor.from_bundle(bundle, "onnx", threads=2)
+    int8_predictor = Predictor.from_bundle(bundle, "onnx-int8", threads=2)
     windows = torch_predictor.windows(Dataset(plant))
     torch_predictor.preprocessor.warm_text_cache(windows)
-    onnx_predictor.preprocessor = torch_predictor.preprocessor
+    onnx_predictor.preprocessor = int8_predictor.preprocessor = torch_predictor.preprocessor
 
     started = time.perf_counter()
     built = 0
@@ -81,7 +82,7 @@ def test_throughput(plant: Path, tmp_path: Path, request: pytest.FixtureRequest)
         batch = windows.batch(np.arange(size))
         inputs = torch_predictor.preprocessor(batch)
         repeats = max(3, 256 // size)
-        for name, predictor in (("torch", torch_predictor), ("onnx", onnx_predictor)):
+        for name, predictor in (("torch", torch_predictor), ("onnx", onnx_predictor), ("int8", int8_predictor)):
             predictor.raw(inputs)  # warm-up
             started = time.perf_counter()
             for _ in range(repeats):

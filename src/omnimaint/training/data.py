@@ -86,15 +86,19 @@ def labelled_mask(windows: WindowedDataset, fraction: float, seed: int) -> np.nd
     return scores < fraction
 
 
-class _Indices(Dataset[int]):
-    def __init__(self, size: int) -> None:
-        self.size = size
+class Indices(Dataset[int]):
+    """Sample indices as a dataset (``0 .. size-1``, or the given ``rows``): a batch sampler picks positions
+    and a collate function builds the batch from the indices there."""
+
+    def __init__(self, size: int, rows: np.ndarray | None = None) -> None:
+        self.size = size if rows is None else len(rows)
+        self.rows = rows
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, index: int) -> int:
-        return index
+        return index if self.rows is None else int(self.rows[index])
 
 
 class EpochCounter:
@@ -195,9 +199,13 @@ class WindowDataModule(L.LightningDataModule):
         return batch.to(device) if isinstance(batch, TrainingBatch) else batch
 
     def _loader(self, windows: WindowedDataset, labelled: np.ndarray, shuffle: bool, limit: int | None) -> DataLoader:
-        sampler = GlobalBatchSampler(len(windows), self.batch_size, shuffle=shuffle, seed=self.seed, limit=limit)
+        # With a label fraction, epochs run over the labelled windows only: fine-tuning losses are supervised,
+        # so an unlabelled window would cost a forward and backward pass and contribute nothing.
+        rows = None if labelled.all() else np.flatnonzero(labelled)
+        indices = Indices(len(windows), rows)
+        sampler = GlobalBatchSampler(len(indices), self.batch_size, shuffle=shuffle, seed=self.seed, limit=limit)
         return DataLoader(
-            _Indices(len(windows)),
+            indices,
             batch_sampler=sampler,
             collate_fn=Collate(windows, self.preprocessor, labelled),
             num_workers=self.num_workers,

@@ -32,7 +32,7 @@ from omnimaint.models.config import ModelConfig
 from omnimaint.models.inputs import ModelInputs, ModelOutputs
 from omnimaint.models.omni import OmniModel
 from omnimaint.training.config import OptimConfig
-from omnimaint.training.data import GlobalBatchSampler, LabelTensors, TrainingBatch
+from omnimaint.training.data import GlobalBatchSampler, Indices, LabelTensors, TrainingBatch
 from omnimaint.training.tasks import FineTuneTask
 
 logger = logging.getLogger(__name__)
@@ -114,17 +114,6 @@ class _Subset:
 
     def inputs(self, rows: np.ndarray) -> ModelInputs:
         return self.source.inputs(self.rows[rows])
-
-
-class _Positions(torch.utils.data.Dataset[int]):
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, index: int) -> int:
-        return index
 
 
 class _KeepBest(L.Callback):
@@ -288,7 +277,7 @@ class OmniEstimator(ABC):
         )
         size = self.batch_size if train else PREDICT_BATCH
         return DataLoader(
-            _Positions(len(rows)),
+            Indices(len(rows)),
             batch_sampler=GlobalBatchSampler(len(rows), size, shuffle=train, seed=seed),
             collate_fn=batches,
         )

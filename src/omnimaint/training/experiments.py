@@ -125,13 +125,20 @@ def modality_ablation(config: TrainConfig, out: Path) -> dict[str, Any]:
 
 
 def label_efficiency(
-    config: TrainConfig, out: Path, fraction: float = 0.1, seeds: tuple[int, ...] = (0, 1, 2)
+    config: TrainConfig,
+    out: Path,
+    fraction: float = 0.1,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    finetune_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Fine-tune with ``fraction`` of the training labels, from pretraining and from scratch, per seed.
 
     Pretraining uses every training window without labels (the same split, so test assets stay unseen).
+    Fine-tuning epochs run over the labelled windows only, so they are ``1 / fraction`` times shorter than
+    pretraining epochs; ``finetune_epochs`` (default: the config's) lets both starts train longer.
     """
     results: dict[str, Any] = {"fraction": fraction, "seeds": list(seeds), "scratch": [], "pretrained": []}
+    optim = config.optim.model_copy(update={"max_epochs": finetune_epochs or config.optim.max_epochs})
     for seed in seeds:
         pretrained = out / f"pretrain_{seed}"
         for name, init in (("scratch", None), ("pretrained", pretrained)):
@@ -140,7 +147,8 @@ def label_efficiency(
                 if init is not None and not (init / BUNDLE_DIR).is_dir():  # pretrained once per seed
                     assert pretrain(_with(config, init, seed=seed)) is not None
                 folder = out / f"{name}_{seed}"
-                bundle = train(_with(config, folder, seed=seed, init_from=init, data={"label_fraction": fraction}))
+                labelled = {"label_fraction": fraction}
+                bundle = train(_with(config, folder, seed=seed, init_from=init, optim=optim, data=labelled))
                 assert bundle is not None
                 evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
                 return _score(evaluation.metrics)

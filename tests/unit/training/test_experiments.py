@@ -74,6 +74,7 @@ def test_label_efficiency_compares_pretrained_and_scratch(
 
     def fake_train(run: TrainConfig) -> Path:
         runs.append((run.out.name, run.init_from, run.data.label_fraction))
+        assert run.optim.max_epochs == 7
         return run.out
 
     monkeypatch.setattr(experiments, "train", fake_train)
@@ -82,7 +83,7 @@ def test_label_efficiency_compares_pretrained_and_scratch(
         "evaluate_bundle",
         lambda bundle, *a, **k: SimpleNamespace(metrics=_metrics(0.8 if "pretrained" in Path(bundle).name else 0.6)),
     )
-    results = experiments.label_efficiency(config, tmp_path / "le", fraction=0.1, seeds=(0, 1))
+    results = experiments.label_efficiency(config, tmp_path / "le", fraction=0.1, seeds=(0, 1), finetune_epochs=7)
     assert [r[0] for r in runs] == ["scratch_0", "pretrained_0", "scratch_1", "pretrained_1"]
     assert all(r[2] == 0.1 for r in runs)
     assert runs[1][1] == tmp_path / "le" / "pretrain_0" and runs[0][1] is None

@@ -11,7 +11,7 @@ import torch
 from omnimaint.errors import ConfigError
 from omnimaint.inference import Bundle
 from omnimaint.training.config import load_config
-from omnimaint.training.data import GlobalBatchSampler, labelled_mask
+from omnimaint.training.data import GlobalBatchSampler, WindowDataModule, labelled_mask
 from omnimaint.training.run import prepare, pretrain, train
 from tests.unit.training.tiny import tiny_config
 
@@ -67,6 +67,18 @@ def test_label_fraction_keeps_whole_asset_days(small_plant: Path, tmp_path: Path
         values = per_day[(days == day).to_numpy()]
         assert values.min() == values.max()  # a whole asset-day is labelled or not
     assert not np.array_equal(keep, labelled_mask(prepared.train, 0.1, seed=1))
+
+
+def test_a_label_fraction_trains_on_the_labelled_windows_only(small_plant: Path, tmp_path: Path) -> None:
+    prepared = prepare(tiny_config(small_plant, tmp_path))
+    module = WindowDataModule(
+        prepared.train, None, prepared.preprocessor, batch_size=8, seed=0, label_fraction=0.1
+    )  # fmt: skip
+    loader = module.train_dataloader()
+    seen = [loader.dataset[position] for batch in loader.batch_sampler for position in batch]
+    assert sorted(seen) == np.flatnonzero(labelled_mask(prepared.train, 0.1, seed=0)).tolist()
+    everything = WindowDataModule(prepared.train, None, prepared.preprocessor, batch_size=8, seed=0)
+    assert len(everything.train_dataloader().dataset) == len(prepared.train)
 
 
 def test_global_batches_split_across_ranks_reproduce_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
