@@ -35,6 +35,11 @@ BENCHMARKS = [
     ("neu_det", "images", "texture-gbdt", "accuracy", (">", 0.9)),
     ("neu_det", "images-anomaly", "isolation-forest", "auroc", (">", 0.6)),
     ("maintnet", "maintenance-text", "bm25", "recall_at_5", (">", 0.15)),
+    # the multimodal model on each protocol it fits (minutes each on 2 cores: docs/benchmarks.md)
+    ("cmapss", "cmapss", "omnimodel", "rmse", ("<", 20.0)),
+    ("cwru", "cwru", "omnimodel", "accuracy", (">", 0.95)),
+    ("azure_pdm", "azure-pdm", "omnimodel", "f1_macro", (">", 0.5)),
+    ("neu_det", "images", "omnimodel", "accuracy", (">", 0.9)),
 ]
 
 
