@@ -85,6 +85,31 @@ def test_protocol_scores_the_last_cycle_and_never_fits_on_test_engines(dataset: 
     )
 
 
+def test_test_like_validation_scores_late_cycles_against_the_uncapped_rul(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnimaint.evaluation.protocols import cmapss
+
+    held: list[np.ndarray] = []
+    original = cmapss.group_split
+
+    def spy(groups: np.ndarray, held_out: float, seed: int) -> Any:
+        split = original(groups, held_out, seed)
+        held.append(np.unique(groups[split.test]))
+        return split
+
+    monkeypatch.setattr(cmapss, "group_split", spy)
+    config = CmapssConfig(rul_cap=50, test_like_max_rul=80)
+    result = run_cmapss(dataset, lambda seed: _Recorder(40.0), seed=0, config=config)
+    engines = {e.asset_id: e for e in load_engines(dataset)[0]}
+    rul = np.concatenate([engines[a].rul for a in held[0]])
+    capped = np.minimum(rul, 50)
+    late = rul[rul <= 80]
+    assert result.metrics["val_rmse"] == pytest.approx(rmse(capped, np.full(len(capped), 40.0)))
+    assert result.metrics["val_rmse_test_like"] == pytest.approx(rmse(late, np.full(len(late), 40.0)))
+    assert late.max() > 50  # uncapped: beyond the training cap
+
+
 def test_validation_split_is_by_engine(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     from omnimaint.evaluation.protocols import cmapss
 
