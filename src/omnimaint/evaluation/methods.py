@@ -86,7 +86,8 @@ def _bm25(seed: int) -> Any:
 def _cmapss_omnimodel(seed: int) -> Any:
     from omnimaint.training.array_estimators import OmniRulRegressor
 
-    # Patches of 5 cycles; 5 models, each early-stopped on its own fifth of the training engines, averaged.
+    # Patches of 5 cycles; 3 models, each early-stopped on its own fifth of the training engines, averaged.
+    # Up to 40 epochs with patience 8 (val_rmse_test_like 15.18, against 15.47 for 5 models x 15 epochs).
     return OmniRulRegressor(
         rul_cap=125.0,
         patch=5,
@@ -95,11 +96,11 @@ def _cmapss_omnimodel(seed: int) -> Any:
         d_model=32,
         heads=2,
         dropout=0.2,
-        max_epochs=15,
+        max_epochs=40,
         batch_size=256,
         validation_fraction=0.2,
-        patience=4,
-        n_models=5,
+        patience=8,
+        n_models=3,
         num_threads=1,
         random_state=seed,
     )
