@@ -12,17 +12,21 @@ class _Frozen(BaseModel):
 
 
 class TelemetryEncoderConfig(_Frozen):
-    """Patch transformer over the telemetry grid.
+    """Telemetry encoder over the regular grid, one token per patch of steps.
 
     Attributes:
-        name: Registered encoder name.
+        name: Registered encoder name: ``patch_transformer`` or ``temporal_conv``.
         patch: Time steps per token.
-        layers: Transformer layers.
+        layers: Transformer layers (after the convolutions for ``temporal_conv``).
+        conv_layers: For ``temporal_conv``: dilated causal convolution blocks (dilations 1, 2, 4 ...).
+        kernel: For ``temporal_conv``: convolution kernel in steps.
     """
 
     name: str = "patch_transformer"
     patch: int = Field(default=6, ge=1)
     layers: int = Field(default=2, ge=0)
+    conv_layers: int = Field(default=4, ge=1)
+    kernel: int = Field(default=3, ge=2)
 
 
 class WaveformEncoderConfig(_Frozen):

@@ -65,13 +65,16 @@ def contiguous_runs(X: np.ndarray) -> np.ndarray:
 
 
 class OmniRulRegressor(OmniEstimator):
-    """Remaining useful life from telemetry windows, through the patch-transformer telemetry encoder.
+    """Remaining useful life from telemetry windows, through a telemetry encoder.
 
     Args:
         rul_cap: Targets are divided by this (the RUL head predicts a fraction of it); predictions are
             clipped to ``[0, rul_cap]``.
+        encoder: Registered telemetry encoder (``patch_transformer`` or ``temporal_conv``).
         patch: Steps per telemetry token.
         layers: Transformer layers of the telemetry encoder.
+        conv_layers: Convolution blocks of ``temporal_conv``.
+        kernel: Convolution kernel of ``temporal_conv``.
         min_target_correlation: Channels whose last value correlates less than this (in absolute value)
             with the training targets are dropped (0 keeps every non-constant channel).
         noise: Standard deviation of Gaussian noise added to the standardised training windows.
@@ -82,16 +85,22 @@ class OmniRulRegressor(OmniEstimator):
         self,
         *,
         rul_cap: float = 125.0,
+        encoder: str = "patch_transformer",
         patch: int = 2,
         layers: int = 3,
+        conv_layers: int = 4,
+        kernel: int = 3,
         min_target_correlation: float = 0.0,
         noise: float = 0.0,
         **base: Any,
     ) -> None:
         super().__init__(**base)
         self.rul_cap = rul_cap
+        self.encoder = encoder
         self.patch = patch
         self.layers = layers
+        self.conv_layers = conv_layers
+        self.kernel = kernel
         self.min_target_correlation = min_target_correlation
         self.noise = noise
 
@@ -137,7 +146,13 @@ class OmniRulRegressor(OmniEstimator):
             modalities=("telemetry",),
             n_telemetry_channels=int(self.channels_.sum()),
             telemetry_steps=self.steps_,
-            telemetry={"patch": self.patch, "layers": self.layers},
+            telemetry={
+                "name": self.encoder,
+                "patch": self.patch,
+                "layers": self.layers,
+                "conv_layers": self.conv_layers,
+                "kernel": self.kernel,
+            },
             fusion={"name": "late"},
         )
 
@@ -221,6 +236,12 @@ class OmniWaveformClassifier(_FaultClassifier):
         )
 
 
+def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
+    """The eight flips and transposes (the dihedral group of the square) of images ``(n, size, size)``."""
+    rotations = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
+    return [np.ascontiguousarray(view) for rotated in rotations for view in (rotated, rotated[:, :, ::-1])]
+
+
 class OmniImageClassifier(_FaultClassifier):
     """Image class from grey images, through the frame CNN.
 
@@ -229,6 +250,8 @@ class OmniImageClassifier(_FaultClassifier):
         width: Base width of the frame CNN.
         grid: Tokens per side of each frame.
         augment: Random flips and transposes of training images.
+        test_time_augment: Average the predicted probabilities over the eight flips and transposes of each
+            image (eight times the prediction cost; the classes of surface textures do not depend on them).
         contrast_normalise: Standardise each image by its own mean and standard deviation first (surface
             textures carry the class; brightness varies with lighting from image to image).
         **base: Arguments of :class:`OmniEstimator`.
@@ -241,6 +264,7 @@ class OmniImageClassifier(_FaultClassifier):
         width: int = 32,
         grid: int = 2,
         augment: bool = True,
+        test_time_augment: bool = False,
         contrast_normalise: bool = True,
         **base: Any,
     ) -> None:
@@ -249,6 +273,7 @@ class OmniImageClassifier(_FaultClassifier):
         self.width = width
         self.grid = grid
         self.augment = augment
+        self.test_time_augment = test_time_augment
         self.contrast_normalise = contrast_normalise
 
     def _grey(self, X: Any) -> torch.Tensor:
@@ -292,6 +317,13 @@ class OmniImageClassifier(_FaultClassifier):
         frames = torch.where(flips[1].view(-1, 1, 1, 1, 1, 1), frames.flip(-2), frames)
         frames = torch.where(flips[2].view(-1, 1, 1, 1, 1, 1), frames.transpose(-1, -2), frames)
         return replace(inputs, frames=frames.contiguous())
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n, len(classes_))``; with ``test_time_augment``, also the mean over views."""
+        if not self.test_time_augment:
+            return super().predict_proba(X)
+        views = dihedral_views(_array(X, 3, "grey images (n, size, size)"))
+        return np.mean([_FaultClassifier.predict_proba(self, view) for view in views], axis=0)
 
     def _architecture(self) -> ModelConfig:
         return self._base_config(

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omnimaint.models.blocks import masked_mean
-from omnimaint.models.encoders.telemetry import TelemetryPatchTransformer
+from omnimaint.models.encoders.telemetry import PatchedTelemetry
 from omnimaint.models.omni import OmniModel
 from omnimaint.training.config import OptimConfig, PretrainObjective
 from omnimaint.training.data import TrainingBatch
@@ -122,7 +122,7 @@ class PretrainTask(_Task):
         if self.reconstruct is None or inputs.telemetry is None or inputs.telemetry_mask is None:
             return inputs, None, None
         encoder = self.model.encoders["telemetry"]
-        assert isinstance(encoder, TelemetryPatchTransformer)
+        assert isinstance(encoder, PatchedTelemetry)
         values, observed = encoder.patches(inputs)  # (B, T, P·C)
         hidden = torch.rand(values.shape[:2], device=values.device) < self.objective.mask_ratio  # (B, T)
         steps = inputs.telemetry.shape[1]

@@ -56,3 +56,17 @@ def test_int8_model_runs_and_stays_close(exported: Path, small_plant: Path) -> N
     difference = np.abs(full.predict(batch).failure_probability - quantised.predict(batch).failure_probability)
     assert np.isfinite(difference).all()
     assert difference.max() < 0.2  # int8 weights perturb, not scramble, the probabilities
+
+
+def test_temporal_conv_telemetry_encoder_exports_with_parity(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.training.run import train
+    from tests.unit.training.tiny import tiny_config
+
+    config = tiny_config(
+        small_plant, tmp_path / "run", **{"model.telemetry.name": "temporal_conv", "model.telemetry.conv_layers": 2}
+    )
+    bundle_path = train(config)
+    assert bundle_path is not None
+    _, report = export_bundle(bundle_path)  # raises if ONNX Runtime and PyTorch disagree
+    assert report.worst <= PARITY_TOLERANCE, report.max_abs_diff
+    assert Bundle.load(bundle_path).model_config.telemetry.name == "temporal_conv"

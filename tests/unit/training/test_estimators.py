@@ -14,6 +14,7 @@ from omnimaint.training.array_estimators import (
     OmniRulRegressor,
     OmniWaveformClassifier,
     contiguous_runs,
+    dihedral_views,
 )
 from omnimaint.training.estimators import group_holdout, unknown_labels
 
@@ -131,6 +132,18 @@ def test_image_classifier_separates_two_textures_and_augments_consistently() -> 
         variants = [original.flip(d) if d else original for d in ((), (-1,), (-2,), (-1, -2))]
         variants += [v.transpose(-1, -2) for v in variants]
         assert any(torch.equal(changed, v) for v in variants)
+
+
+def test_test_time_augmentation_averages_the_eight_views() -> None:
+    X, y = _textures(8, np.random.default_rng(1))
+    views = dihedral_views(X)
+    assert len(views) == 8 and len({v.tobytes() for v in views}) == 8  # textures have no symmetry
+    assert any(np.array_equal(v, X.transpose(0, 2, 1)) for v in views)
+    plain = OmniImageClassifier(width=4, grid=1, max_epochs=1, **SMALL).fit(X, y)
+    averaged = OmniImageClassifier(width=4, grid=1, max_epochs=1, test_time_augment=True, **SMALL).fit(X, y)
+    expected = np.mean([plain.predict_proba(v) for v in views], axis=0)
+    assert np.allclose(averaged.predict_proba(X), expected, atol=1e-6)
+    assert not np.allclose(plain.predict_proba(X), expected, atol=1e-6)
 
 
 def test_image_classifier_resizes_to_its_image_size() -> None:
