@@ -145,6 +145,37 @@ def bench(
     console.print(f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}")
 
 
+@app.command()
+@reports_errors
+def tune(
+    protocol: Annotated[str, typer.Argument(help="cmapss or images.")],
+    dataset: Annotated[Path, typer.Option("--dataset", help="Canonical dataset folder.", show_default=False)],
+    method: Annotated[str, typer.Option("--method", help="Method registered for the protocol.", show_default=False)],
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A setting of the method's estimator, key=value (repeatable), e.g. patch=3."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the method (and of the protocol's test split).")] = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the validation split of the training data.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Folder of tuning.jsonl (one JSON line per run).")] = Path(
+        "bench-output"
+    ),
+) -> None:
+    """Score a method, with changed settings, on validation data carved from the training data (never the test)."""
+    from omnimaint.evaluation.bench import format_metric
+    from omnimaint.evaluation.tuning import append_record, parse_settings, run_tuning
+
+    settings = parse_settings(setting or [])
+    with console.status(f"{protocol} / {method} {settings} on validation data of {dataset}"):
+        record = run_tuning(protocol, dataset, method, settings, seed, split_seed)
+    path = append_record(record, out)
+    table = Table("metric", "value", title=f"{protocol} · {method} · validation · split seed {split_seed}")
+    for name, value in record.metrics.items():
+        table.add_row(name, format_metric(value))
+    console.print(table)
+    console.print(f"{record.wall_time_s:.1f} s; appended to {path}")
+
+
 import_app = typer.Typer(
     name="import",
     help="Convert a source format (public dataset, customer files, video) into a canonical dataset.",

@@ -165,24 +165,26 @@ class RulArrays:
         return RulArrays(self.X[rows], self.y[rows], self.engines[rows], self.rul[rows])
 
 
+def training_arrays(train: list[EngineRecord], config: CmapssConfig) -> RulArrays:
+    """Training windows (every cycle, capped targets), unscaled."""
+    return RulArrays(
+        np.concatenate([windows_ending_at(e.values, config.window, np.arange(len(e.values))) for e in train]),
+        np.concatenate([np.minimum(e.rul, config.rul_cap) for e in train]),
+        np.concatenate([np.full(len(e.values), e.asset_id) for e in train]),
+        np.concatenate([e.rul for e in train]),
+    )
+
+
 def build_arrays(engines: list[EngineRecord], config: CmapssConfig) -> tuple[RulArrays, RulArrays]:
     """Training windows (every cycle, capped targets) and test windows (last cycle, true RUL), unscaled."""
     train = [e for e in engines if e.split == "train"]
     test = [e for e in engines if e.split == "test"]
     if not train or not test:
         raise ProtocolError(f"C-MAPSS needs training and test engines; found {len(train)} and {len(test)}")
-    train_x = [windows_ending_at(e.values, config.window, np.arange(len(e.values))) for e in train]
-    train_y = [np.minimum(e.rul, config.rul_cap) for e in train]
-    train_groups = [np.full(len(e.values), e.asset_id) for e in train]
     test_x = [windows_ending_at(e.values, config.window, np.array([len(e.values) - 1])) for e in test]
     test_rul = np.array([e.rul[-1] for e in test])
     return (
-        RulArrays(
-            np.concatenate(train_x),
-            np.concatenate(train_y),
-            np.concatenate(train_groups),
-            np.concatenate([e.rul for e in train]),
-        ),
+        training_arrays(train, config),
         RulArrays(np.concatenate(test_x), test_rul, np.array([e.asset_id for e in test]), test_rul),
     )
 
@@ -205,6 +207,45 @@ def _fit_predict(factory: MethodFactory, seed: int, train: RulArrays, test: RulA
     return np.asarray(estimator.predict(test.X), dtype=np.float64).reshape(-1)
 
 
+def _validate(
+    train_raw: RulArrays, factory: MethodFactory, seed: int, split_seed: int, config: CmapssConfig
+) -> dict[str, float]:
+    """Fit on the training engines outside a validation split, score the held-out engines."""
+    split = group_split(train_raw.engines, config.validation_fraction, split_seed)
+    (inner, val), _ = _standardize(train_raw.take(split.train), [train_raw.take(split.test)])
+    predicted = _fit_predict(factory, seed, inner, val)
+    test_like = val.rul <= config.test_like_max_rul
+    return {
+        "val_rmse": rmse(val.y, predicted),
+        "val_rmse_test_like": rmse(val.rul[test_like], predicted[test_like]),
+    }
+
+
+def validate_cmapss(
+    dataset: Dataset, factory: MethodFactory, seed: int = 0, split_seed: int = 0, config: CmapssConfig | None = None
+) -> dict[str, float]:
+    """The validation half of :func:`run_cmapss` alone, for tuning: no test engine is scored.
+
+    Args:
+        dataset: Canonical C-MAPSS dataset.
+        factory: ``seed -> regressor``.
+        seed: Seed of the estimator.
+        split_seed: Seed of the validation split of the training engines (``run_cmapss`` uses its ``seed``).
+        config: Protocol settings (``validation_fraction`` must be positive).
+
+    Returns:
+        ``val_rmse`` and ``val_rmse_test_like``.
+    """
+    config = config or CmapssConfig()
+    if config.validation_fraction <= 0:
+        raise ProtocolError("validation needs a positive validation_fraction")
+    engines, _, _ = load_engines(dataset, config.subset)
+    train = [e for e in engines if e.split == "train"]
+    if not train:
+        raise ProtocolError(f"{dataset.path}: no C-MAPSS training engines")
+    return _validate(training_arrays(train, config), factory, seed, split_seed, config)
+
+
 def run_cmapss(
     dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CmapssConfig | None = None
 ) -> ProtocolResult:
@@ -223,14 +264,7 @@ def run_cmapss(
     config = config or CmapssConfig()
     engines, channels, subset = load_engines(dataset, config.subset)
     train_raw, test_raw = build_arrays(engines, config)
-    metrics: dict[str, float] = {}
-    if config.validation_fraction > 0:
-        split = group_split(train_raw.engines, config.validation_fraction, seed)
-        (inner, val), _ = _standardize(train_raw.take(split.train), [train_raw.take(split.test)])
-        predicted = _fit_predict(factory, seed, inner, val)
-        metrics["val_rmse"] = rmse(val.y, predicted)
-        test_like = val.rul <= config.test_like_max_rul
-        metrics["val_rmse_test_like"] = rmse(val.rul[test_like], predicted[test_like])
+    metrics = _validate(train_raw, factory, seed, seed, config) if config.validation_fraction > 0 else {}
     (train, test), keep = _standardize(train_raw, [test_raw])
     predicted = _fit_predict(factory, seed, train, test)
     metrics = {"rmse": rmse(test.y, predicted), "nasa_score": nasa_score(test.y, predicted), **metrics}

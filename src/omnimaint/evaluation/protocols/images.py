@@ -144,6 +144,47 @@ def run_image_classification(
     return ProtocolResult(metrics={"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}, details=details)
 
 
+def validate_image_classification(
+    dataset: Dataset,
+    factory: MethodFactory,
+    seed: int = 0,
+    split_seed: int = 0,
+    config: ImageConfig | None = None,
+    validation_fraction: float = 0.2,
+) -> dict[str, float]:
+    """Fit on part of the protocol's training images, score the rest, for tuning: no test image is used.
+
+    Args:
+        dataset: Canonical image dataset.
+        factory: ``seed -> classifier``.
+        seed: Seed of the protocol's train/test split (as :func:`run_image_classification`) and the estimator.
+        split_seed: Seed of the stratified validation split of the training images.
+        config: Protocol settings.
+        validation_fraction: Share of each class of the training images held out.
+
+    Returns:
+        ``val_accuracy`` and ``val_macro_f1``; for an estimator with a ``test_time_augment`` setting, also
+        ``val_accuracy_tta`` and ``val_accuracy_plain`` from the same fit.
+    """
+    config = config or ImageConfig()
+    images = load_images(dataset, config)
+    train = images.take(image_split(images, config, seed).train)
+    inner = stratified_split(train.y, validation_fraction, split_seed)
+    fit, val = train.take(inner.train), train.take(inner.test)
+    estimator = factory(seed)
+    estimator.fit(fit.X, fit.y)
+    classes = sorted(set(images.y.tolist()))
+    scores = classification_scores(val.y, np.asarray(estimator.predict(val.X)).astype(str), classes)
+    metrics = {"val_accuracy": scores.accuracy, "val_macro_f1": scores.macro_f1}
+    if hasattr(estimator, "test_time_augment"):
+        configured = estimator.test_time_augment
+        for name, setting in (("val_accuracy_plain", False), ("val_accuracy_tta", True)):
+            estimator.test_time_augment = setting
+            metrics[name] = float(np.mean(np.asarray(estimator.predict(val.X)).astype(str) == val.y))
+        estimator.test_time_augment = configured
+    return metrics
+
+
 @dataclass(frozen=True)
 class AnomalyTask:
     """One anomaly-detection task: fit on ``train`` (normal only), score ``test`` against ``is_anomaly``."""

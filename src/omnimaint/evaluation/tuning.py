@@ -1,0 +1,124 @@
+"""Tune a method on validation data only: ``omnimaint tune``.
+
+A registered method's settings are changed by name (``--set patch=3``) and the method is fitted on part of
+the protocol's *training* data and scored on the rest; the test data are never scored. Every setting of
+an ``omnimodel`` row in docs/benchmarks.md was chosen this way. Offered for the protocols whose test
+figure a validation figure can stand in for: ``cmapss`` (held-out training engines, ``val_rmse_test_like``)
+and ``images`` (a stratified share of the training images).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.evaluation.protocols import get_method
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError
+from omnimaint.evaluation.protocols.cmapss import validate_cmapss
+from omnimaint.evaluation.protocols.images import validate_image_classification
+
+Validator = Callable[[Dataset, MethodFactory, int, int], dict[str, float]]
+
+VALIDATORS: dict[str, Validator] = {"cmapss": validate_cmapss, "images": validate_image_classification}
+
+TUNING_FILE = "tuning.jsonl"
+
+
+def parse_settings(items: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` strings as a dict; values read as JSON where they parse (``3``, ``true``, ``0.1``), else text.
+
+    Raises:
+        ProtocolError: for an item without ``=``.
+    """
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ProtocolError(f"setting {item!r}: expected key=value, e.g. patch=3")
+        try:
+            settings[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[key.strip()] = text
+    return settings
+
+
+def with_settings(factory: MethodFactory, settings: dict[str, Any]) -> MethodFactory:
+    """A factory whose estimators have ``settings`` applied to their constructor attributes.
+
+    Raises:
+        ProtocolError: (when called) naming the estimator's settings, if one is not among them.
+    """
+
+    def build(seed: int) -> Any:
+        estimator = factory(seed)
+        known = sorted(k for k in vars(estimator) if not k.startswith("_") and not k.endswith("_"))
+        for key, value in settings.items():
+            if key not in known:
+                name = type(estimator).__name__
+                raise ProtocolError(f"{name} has no setting {key!r}; its settings: {', '.join(known)}")
+            setattr(estimator, key, value)
+        return estimator
+
+    return build
+
+
+@dataclass(frozen=True)
+class TuningRecord:
+    """One validation run: what was set and what it scored."""
+
+    protocol: str
+    method: str
+    dataset: str
+    settings: dict[str, Any]
+    seed: int
+    split_seed: int
+    metrics: dict[str, float]
+    wall_time_s: float
+    created_at: str
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False)
+
+
+def run_tuning(
+    protocol: str, dataset: Path, method: str, settings: dict[str, Any], seed: int = 0, split_seed: int = 0
+) -> TuningRecord:
+    """Fit ``method`` with ``settings`` on the protocol's training data less a validation split; score the split.
+
+    Raises:
+        ProtocolError: for a protocol without validation tuning, an unknown method or setting.
+    """
+    if protocol not in VALIDATORS:
+        raise ProtocolError(f"tuning on validation data is offered for {', '.join(VALIDATORS)}, not {protocol!r}")
+    factory = with_settings(get_method(protocol, method).factory, settings)
+    factory(seed)  # an unknown setting fails before the data are read
+    opened = Dataset(dataset)
+    start = time.perf_counter()
+    metrics = VALIDATORS[protocol](opened, factory, seed, split_seed)
+    return TuningRecord(
+        protocol=protocol,
+        method=method,
+        dataset=str(dataset),
+        settings=settings,
+        seed=seed,
+        split_seed=split_seed,
+        metrics=metrics,
+        wall_time_s=round(time.perf_counter() - start, 1),
+        created_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    )
+
+
+def append_record(record: TuningRecord, out: Path) -> Path:
+    """Append the record as one JSON line to ``<out>/tuning.jsonl``; returns that file."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / TUNING_FILE
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(record.to_json() + "\n")
+    return path

@@ -1,0 +1,78 @@
+"""Tuning on validation data: settings by name, the validation half of a protocol, never the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from omnimaint.cli import app
+from omnimaint.data import Dataset
+from omnimaint.evaluation.protocols import ProtocolError, get_method
+from omnimaint.evaluation.protocols.cmapss import run_cmapss
+from omnimaint.evaluation.tuning import TUNING_FILE, parse_settings, run_tuning, with_settings
+from tests.unit.evaluation.canonical import cmapss_dataset, image_dataset
+
+TINY_IMAGE_MODEL = [
+    "image_size=16", "width=4", "grid=1", "max_epochs=1", "d_model=16", "heads=2", "num_threads=1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cmapss(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cmapss_dataset(tmp_path_factory.mktemp("cmapss") / "d")
+
+
+def test_settings_parse_as_json_where_they_can() -> None:
+    assert parse_settings(["patch=3", "encoder=temporal_conv", "augment=false", "lr=1e-3"]) == {
+        "patch": 3,
+        "encoder": "temporal_conv",
+        "augment": False,
+        "lr": 1e-3,
+    }
+    with pytest.raises(ProtocolError, match="key=value"):
+        parse_settings(["patch"])
+
+
+def test_settings_reach_the_estimator_and_unknown_ones_are_named() -> None:
+    factory = with_settings(get_method("cmapss", "omnimodel").factory, {"patch": 3, "encoder": "temporal_conv"})
+    estimator = factory(4)
+    assert (estimator.patch, estimator.encoder, estimator.random_state) == (3, "temporal_conv", 4)
+    with pytest.raises(ProtocolError, match=r"no setting 'pach'.*patch"):
+        run_tuning("cmapss", Path("/nonexistent"), "omnimodel", {"pach": 3})  # fails before reading data
+    with pytest.raises(ProtocolError, match="offered for cmapss, images"):
+        run_tuning("cwru", Path("/nonexistent"), "spectral", {})
+
+
+def test_cmapss_validation_is_the_validation_half_of_the_protocol(cmapss: Dataset) -> None:
+    record = run_tuning("cmapss", cmapss.path, "gbdt", {"max_iter": 20}, seed=1, split_seed=1)
+    full = run_cmapss(cmapss, with_settings(get_method("cmapss", "gbdt").factory, {"max_iter": 20}), seed=1)
+    assert set(record.metrics) == {"val_rmse", "val_rmse_test_like"}
+    for name, value in record.metrics.items():
+        assert value == pytest.approx(full.metrics[name])
+    other = run_tuning("cmapss", cmapss.path, "gbdt", {"max_iter": 20}, seed=1, split_seed=2)
+    assert other.metrics != record.metrics  # another split holds out other engines
+
+
+def test_image_validation_reports_test_time_augmentation_from_one_fit(tmp_path: Path) -> None:
+    dataset = image_dataset(tmp_path / "d", ("normal", "checks", "horizontal"), per_class=10)
+    record = run_tuning("images", dataset.path, "omnimodel", parse_settings(TINY_IMAGE_MODEL))
+    assert set(record.metrics) == {"val_accuracy", "val_macro_f1", "val_accuracy_plain", "val_accuracy_tta"}
+    assert record.metrics["val_accuracy"] == record.metrics["val_accuracy_tta"]  # omnimodel averages views
+    assert all(0.0 <= v <= 1.0 for v in record.metrics.values())
+
+
+def test_cli_appends_a_json_line_per_run(cmapss: Dataset, tmp_path: Path) -> None:
+    args = ["tune", "cmapss", "--dataset", str(cmapss.path), "--method", "gbdt", "--set", "max_iter=10"]
+    for split_seed in ("0", "1"):
+        result = CliRunner().invoke(app, [*args, "--split-seed", split_seed, "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert "val_rmse_test_like" in result.output
+    lines = [json.loads(line) for line in (tmp_path / TUNING_FILE).read_text().splitlines()]
+    assert [line["split_seed"] for line in lines] == [0, 1]
+    assert lines[0]["settings"] == {"max_iter": 10} and np.isfinite(lines[0]["metrics"]["val_rmse"])
+    bad = CliRunner().invoke(app, [*args[:-1], "max_iterations=10", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "no setting 'max_iterations'" in bad.output
