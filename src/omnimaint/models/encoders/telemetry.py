@@ -27,7 +27,9 @@ class PatchedTelemetry(nn.Module):
 
     The mask is an input feature (a patch with a dead sensor looks different from a patch of zeros),
     and a patch with no observed value is a masked token. The window is left-padded to a whole number
-    of patches, so the newest step always ends the last token. Subclasses implement :meth:`embed_patches`.
+    of patches, so the newest step always ends the last token. Subclasses build their embedding in
+    :meth:`build_embedding` (called before the position and transformer weights are drawn, so that a seed
+    gives the same weights as before the encoders shared this class) and implement :meth:`embed_patches`.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -36,6 +38,7 @@ class PatchedTelemetry(nn.Module):
         self.channels = config.n_telemetry_channels
         self.n_tokens = math.ceil(config.telemetry_steps / self.patch)
         self.pad = self.n_tokens * self.patch - config.telemetry_steps
+        self.build_embedding(config)
         d = config.d_model
         self.position = nn.Parameter(torch.randn(1, self.n_tokens, d) * 0.02)
         self.blocks = nn.ModuleList(
@@ -57,6 +60,10 @@ class PatchedTelemetry(nn.Module):
             mask.reshape(batch, self.n_tokens, self.patch * self.channels),
         )
 
+    def build_embedding(self, config: ModelConfig) -> None:
+        """Create the modules of :meth:`embed_patches`."""
+        raise NotImplementedError
+
     def embed_patches(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """(B, T, D) token embeddings of (B, T, P·C) patch values and observation masks."""
         raise NotImplementedError
@@ -75,8 +82,7 @@ class PatchedTelemetry(nn.Module):
 class TelemetryPatchTransformer(PatchedTelemetry):
     """Linear embedding of each patch, then ``layers`` transformer layers."""
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config)
+    def build_embedding(self, config: ModelConfig) -> None:
         self.embed = nn.Linear(2 * self.channels * self.patch, config.d_model)
 
     def embed_patches(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
@@ -106,8 +112,7 @@ class TelemetryTemporalConv(PatchedTelemetry):
     """``conv_layers`` dilated causal convolutions (dilations 1, 2, 4 ...) over the steps, mean per patch,
     then ``layers`` transformer layers (0 leaves the convolutions alone)."""
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config)
+    def build_embedding(self, config: ModelConfig) -> None:
         d, settings = config.d_model, config.telemetry
         self.stem = nn.Conv1d(2 * self.channels, d, 1)
         self.convs = nn.Sequential(
