@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - set up .venv and run the main job on the built-in simulated plant"
 	@echo "make test   - set up .venv with dev extras and run the whole test suite"
 	@echo "make bench  - run the benchmarks (simulator, windows, public datasets when present)"
-	@echo "make experiments - the simulated-plant experiments behind docs/benchmarks.md (about 3 h on 2 cores; resumable)"
+	@echo "make experiments - the simulated-plant experiments behind docs/benchmarks.md (under an hour on 2 idle cores; resumable)"
 	@echo "make lint   - ruff lint + format check + mypy"
 
 $(BIN)/python:

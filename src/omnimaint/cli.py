@@ -133,16 +133,22 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the split and the method.")] = 0,
 ) -> None:
     """Run a benchmark protocol on a dataset with a method; write JSON and append a row to results.md."""
-    from omnimaint.evaluation.bench import format_metric, run_bench, write_record
+    from omnimaint.evaluation.bench import run_bench, write_record
 
     with console.status(f"{protocol} / {method} on {dataset}"):
         record = run_bench(protocol, dataset, method, seed)
     path = write_record(record, out)
-    table = Table("metric", "value", title=f"{protocol} · {method} · {record.dataset_name}")
-    for name, value in record.metrics.items():
+    _print_metrics(record.metrics, f"{protocol} · {method} · {record.dataset_name}")
+    console.print(f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}")
+
+
+def _print_metrics(metrics: dict[str, float], title: str) -> None:
+    from omnimaint.evaluation.bench import format_metric
+
+    table = Table("metric", "value", title=title)
+    for name, value in metrics.items():
         table.add_row(name, format_metric(value))
     console.print(table)
-    console.print(f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}")
 
 
 @app.command()
@@ -162,17 +168,13 @@ def tune(
     ),
 ) -> None:
     """Score a method, with changed settings, on validation data carved from the training data (never the test)."""
-    from omnimaint.evaluation.bench import format_metric
     from omnimaint.evaluation.tuning import append_record, parse_settings, run_tuning
 
     settings = parse_settings(setting or [])
     with console.status(f"{protocol} / {method} {settings} on validation data of {dataset}"):
         record = run_tuning(protocol, dataset, method, settings, seed, split_seed)
     path = append_record(record, out)
-    table = Table("metric", "value", title=f"{protocol} · {method} · validation · split seed {split_seed}")
-    for name, value in record.metrics.items():
-        table.add_row(name, format_metric(value))
-    console.print(table)
+    _print_metrics(record.metrics, f"{protocol} · {method} · validation · split seed {split_seed}")
     console.print(f"{record.wall_time_s:.1f} s; appended to {path}")
 
 

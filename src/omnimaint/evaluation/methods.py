@@ -87,7 +87,8 @@ def _cmapss_omnimodel(seed: int) -> Any:
     from omnimaint.training.array_estimators import OmniRulRegressor
 
     # Patches of 5 cycles; 3 models, each early-stopped on its own fifth of the training engines, averaged.
-    # Up to 40 epochs with patience 8 (val_rmse_test_like 15.18, against 15.47 for 5 models x 15 epochs).
+    # Up to 40 epochs with patience 8 (val_rmse_test_like 15.18, against 15.47 for 5 models x 15 epochs and
+    # 15.59 for 5 models each on its own tenth; `omnimaint tune cmapss`, docs/benchmarks.md).
     return OmniRulRegressor(
         rul_cap=125.0,
         patch=5,
@@ -117,8 +118,8 @@ def _cwru_omnimodel(seed: int) -> Any:
 def _image_omnimodel(seed: int) -> Any:
     from omnimaint.training.array_estimators import OmniImageClassifier
 
-    # 96 px, 60 epochs and the mean over the eight flips/transposes at prediction: validation accuracy 98.4 and
-    # 99.2 % (two seeds) against 96.8 and 97.6 % for 64 px, 60 epochs, and 95.6 % for the earlier 64 px, 30 epochs.
+    # 96 px, 60 epochs and the mean over the eight flips/transposes at prediction: validation accuracy 99.2 and
+    # 98.4 % (two validation splits) against 97.6 and 97.6 % for 64 px, 60 epochs (docs/benchmarks.md).
     return OmniImageClassifier(
         image_size=96, width=32, grid=2, max_epochs=60, batch_size=32, test_time_augment=True, random_state=seed
     )
