@@ -43,6 +43,19 @@ def test_fine_tuning_starts_from_pretrained_weights(small_plant: Path, tmp_path:
     assert prepared.preprocessor.state == bundle.preprocessor
 
 
+def test_masked_patch_pretraining_runs_with_the_temporal_conv_encoder(small_plant: Path, tmp_path: Path) -> None:
+    overrides = {
+        "optim.limit_train_batches": 2,
+        "model.telemetry.name": "temporal_conv",
+        "model.telemetry.conv_layers": 2,
+    }
+    pretrained = pretrain(tiny_config(small_plant, tmp_path / "pre", **overrides))
+    assert pretrained is not None
+    assert Bundle.load(pretrained).model_config.telemetry.name == "temporal_conv"
+    logged = "".join(path.read_text() for path in (tmp_path / "pre" / "logs").rglob("metrics.csv"))
+    assert "reconstruction" in logged  # the masked-patch objective ran on the convolutional encoder
+
+
 def test_resume_continues_from_a_checkpoint(small_plant: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train(tiny_config(small_plant, out, **{"optim.limit_train_batches": 2})) is not None
