@@ -94,13 +94,14 @@ def format_metric(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4g}"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as ``None`` (JSON has no NaN), recursively through dicts and lists."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -115,7 +116,7 @@ def write_record(record: BenchRecord, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{record.protocol}__{record.method}__{Path(record.dataset).name or record.dataset_name}"
     path = out / f"{stem}.json"
-    path.write_text(json.dumps(_json_safe(asdict(record)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(json_safe(asdict(record)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     results = out / RESULTS_FILE
     if not results.exists():
         results.write_text("# omnimaint benchmark results\n\n" + _RESULTS_HEADER, encoding="utf-8")

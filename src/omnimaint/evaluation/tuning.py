@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.evaluation.bench import json_safe
 from omnimaint.evaluation.protocols import get_method
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError
 from omnimaint.evaluation.protocols.cmapss import validate_cmapss
@@ -84,7 +85,8 @@ class TuningRecord:
     created_at: str
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False)
+        """One line of JSON; non-finite metrics as ``null``."""
+        return json.dumps(json_safe(asdict(self)), ensure_ascii=False)
 
 
 def run_tuning(

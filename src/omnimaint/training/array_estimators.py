@@ -322,8 +322,8 @@ class OmniImageClassifier(_FaultClassifier):
         """Class probabilities ``(n, len(classes_))``; with ``test_time_augment``, also the mean over views."""
         if not self.test_time_augment:
             return super().predict_proba(X)
-        views = dihedral_views(_array(X, 3, "grey images (n, size, size)"))
-        return np.mean([_FaultClassifier.predict_proba(self, view) for view in views], axis=0)
+        plain = super().predict_proba
+        return np.mean([plain(view) for view in dihedral_views(_array(X, 3, "grey images (n, size, size)"))], axis=0)
 
     def _architecture(self) -> ModelConfig:
         return self._base_config(

@@ -27,13 +27,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from omnimaint.data.dataset import Dataset
-from omnimaint.evaluation.metrics import auroc, classification_scores
+from omnimaint.evaluation.metrics import ClassificationScores, auroc, classification_scores
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.splits import IndexSplit, stratified_split
 
@@ -128,11 +129,8 @@ def run_image_classification(
     images = load_images(dataset, config)
     split = image_split(images, config, seed)
     train, test = images.take(split.train), images.take(split.test)
-    estimator = factory(seed)
-    estimator.fit(train.X, train.y)
-    predicted = np.asarray(estimator.predict(test.X)).astype(str)
     classes = sorted(set(images.y.tolist()))
-    scores = classification_scores(test.y, predicted, classes)
+    _, scores = _fit_and_score(factory, seed, train, test, classes)
     details = {
         "config": asdict(config),
         "classes": classes,
@@ -142,6 +140,15 @@ def run_image_classification(
         "per_class_f1": scores.per_class_f1,
     }
     return ProtocolResult(metrics={"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}, details=details)
+
+
+def _fit_and_score(
+    factory: MethodFactory, seed: int, train: LabelledImages, test: LabelledImages, classes: list[str]
+) -> tuple[Any, ClassificationScores]:
+    """Fit a classifier on ``train``, score its predictions on ``test``; returns the fitted estimator too."""
+    estimator = factory(seed)
+    estimator.fit(train.X, train.y)
+    return estimator, classification_scores(test.y, np.asarray(estimator.predict(test.X)).astype(str), classes)
 
 
 def validate_image_classification(
@@ -171,17 +178,15 @@ def validate_image_classification(
     train = images.take(image_split(images, config, seed).train)
     inner = stratified_split(train.y, validation_fraction, split_seed)
     fit, val = train.take(inner.train), train.take(inner.test)
-    estimator = factory(seed)
-    estimator.fit(fit.X, fit.y)
-    classes = sorted(set(images.y.tolist()))
-    scores = classification_scores(val.y, np.asarray(estimator.predict(val.X)).astype(str), classes)
+    estimator, scores = _fit_and_score(factory, seed, fit, val, sorted(set(images.y.tolist())))
     metrics = {"val_accuracy": scores.accuracy, "val_macro_f1": scores.macro_f1}
     if hasattr(estimator, "test_time_augment"):
-        configured = estimator.test_time_augment
-        for name, setting in (("val_accuracy_plain", False), ("val_accuracy_tta", True)):
-            estimator.test_time_augment = setting
-            metrics[name] = float(np.mean(np.asarray(estimator.predict(val.X)).astype(str) == val.y))
+        configured = bool(estimator.test_time_augment)
+        accuracy = {configured: scores.accuracy}  # the other setting needs one more prediction, not two
+        estimator.test_time_augment = not configured
+        accuracy[not configured] = float(np.mean(np.asarray(estimator.predict(val.X)).astype(str) == val.y))
         estimator.test_time_augment = configured
+        metrics |= {"val_accuracy_plain": accuracy[False], "val_accuracy_tta": accuracy[True]}
     return metrics
 
 
