@@ -64,6 +64,13 @@ def _average_precision(truth: np.ndarray, score: np.ndarray) -> float | None:
     return float((precision * hits).sum() / hits.sum())
 
 
+def diagnosis_f1(fault_type: np.ndarray, likely_fault: np.ndarray) -> float | None:
+    """Macro-F1 of the likeliest fault other than ``none`` on the windows that precede a failure (fault type
+    > 0) against the fault that came; ``None`` when no window does."""
+    before = fault_type > 0
+    return macro_f1(fault_type[before], likely_fault[before]) if before.any() else None
+
+
 def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> dict[str, Any]:
     """Metrics of every head on the windows whose labels are known.
 
@@ -115,15 +122,10 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
     predicted_fault = output.fault_probabilities.argmax(axis=1)
     if fault_known.any():
         classes = sorted(set(labels.fault_type[fault_known].tolist()))
-        before_failure = labels.fault_type > 0
         metrics["fault_type"] = {
             "known": int(fault_known.sum()),
             "macro_f1": macro_f1(labels.fault_type[fault_known], predicted_fault[fault_known], classes),
-            "macro_f1_before_failure": (
-                macro_f1(labels.fault_type[before_failure], output.likely_fault[before_failure])
-                if before_failure.any()
-                else None
-            ),
+            "macro_f1_before_failure": diagnosis_f1(labels.fault_type, output.likely_fault),
             "classes": [output.fault_classes[c] for c in classes],
         }
     health_known = labels.health_state >= 0

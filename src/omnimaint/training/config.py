@@ -55,6 +55,10 @@ class OptimConfig(_Frozen):
         patience: Early stopping after this many epochs without validation improvement (0 disables).
         grad_clip: Gradient-norm clipping.
         limit_train_batches: Cap on batches per epoch (``None``: all).
+        select_on: What picks the kept checkpoint and drives early stopping in fine-tuning: ``loss``, the
+            summed validation loss, or ``score``, the early-warning score on validation windows (mean of
+            failure AUROC and diagnosis macro-F1; see :mod:`omnimaint.training.selection`). Pretraining
+            has no labels and always uses its loss.
     """
 
     lr: float = Field(default=2e-3, gt=0)
@@ -64,6 +68,7 @@ class OptimConfig(_Frozen):
     patience: int = Field(default=3, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     limit_train_batches: int | None = Field(default=None, ge=1)
+    select_on: Literal["loss", "score"] = "loss"
 
 
 class PretrainObjective(_Frozen):

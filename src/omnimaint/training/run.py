@@ -32,6 +32,7 @@ from omnimaint.models.omni import OmniModel
 from omnimaint.models.preprocessing import Preprocessor, complete_config
 from omnimaint.training.config import TrainConfig
 from omnimaint.training.data import WindowDataModule
+from omnimaint.training.selection import check_scorable, monitor
 from omnimaint.training.tasks import FineTuneTask, PretrainTask
 
 logger = logging.getLogger(__name__)
@@ -93,17 +94,14 @@ for _message in (".*treespec.*", ".*smaller than the logging interval.*", ".*doe
     warnings.filterwarnings("ignore", message=_message)
 
 
-def _trainer(config: TrainConfig, monitor: bool) -> L.Trainer:
+def _trainer(config: TrainConfig, select_on: Literal["loss", "score"] | None) -> L.Trainer:
+    """The Lightning trainer; ``select_on`` names what picks the checkpoint (``None``: the last one)."""
+    metric, mode = monitor(select_on) if select_on is not None else (None, "min")
     callbacks: list[L.Callback] = [
-        ModelCheckpoint(
-            dirpath=config.out / "checkpoints",
-            monitor="val_loss" if monitor else None,
-            save_last=True,
-            save_top_k=1,
-        )
+        ModelCheckpoint(dirpath=config.out / "checkpoints", monitor=metric, mode=mode, save_last=True, save_top_k=1)
     ]
-    if monitor and config.optim.patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=config.optim.patience))
+    if metric is not None and config.optim.patience > 0:
+        callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.optim.patience))
     return L.Trainer(
         max_epochs=config.optim.max_epochs,
         accelerator=config.accelerator,
@@ -154,12 +152,16 @@ def _fit(
     L.seed_everything(config.seed, workers=True, verbose=False)
     prepared = prepare(config)
     task: L.LightningModule
+    select_on: Literal["loss", "score"] | None = None if prepared.val is None else "loss"
     if kind == "pretrained":
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
     else:
         weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
         task = FineTuneTask(prepared.model, config.optim, weights)
-    trainer = _trainer(config, monitor=prepared.val is not None)
+        if prepared.val is not None and config.optim.select_on == "score":
+            check_scorable(prepared.val.labels)
+            select_on = "score"
+    trainer = _trainer(config, select_on)
     trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction), ckpt_path=config.resume)
     if not trainer.is_global_zero:
         return None

@@ -18,10 +18,12 @@ from torch import nn
 
 from omnimaint.models.blocks import masked_mean
 from omnimaint.models.encoders.telemetry import PatchedTelemetry
+from omnimaint.models.inputs import ModelOutputs
 from omnimaint.models.omni import OmniModel
 from omnimaint.training.config import OptimConfig, PretrainObjective
-from omnimaint.training.data import TrainingBatch
+from omnimaint.training.data import LabelTensors, TrainingBatch
 from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrastive, global_count, task_losses
+from omnimaint.training.selection import SCORE_NAME, EarlyWarningScore
 
 
 class _Task(L.LightningModule):
@@ -52,8 +54,9 @@ class _Task(L.LightningModule):
         return total
 
     def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
-        losses = self.losses(batch)
-        size = batch.inputs.batch_size
+        self.log_validation(self.losses(batch), batch.inputs.batch_size)
+
+    def log_validation(self, losses: dict[str, torch.Tensor], size: int) -> None:
         self.log("val_loss", self.val_total(losses), prog_bar=True, batch_size=size, sync_dist=True)
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
@@ -69,6 +72,9 @@ class _Task(L.LightningModule):
 class FineTuneTask(_Task):
     """Multi-task supervised training.
 
+    Besides the losses, every validation epoch logs ``val_score``, the early-warning score
+    (:class:`~omnimaint.training.selection.EarlyWarningScore`) that ``optim.select_on=score`` selects on.
+
     Args:
         model: The architecture.
         optim: Optimiser settings.
@@ -81,11 +87,27 @@ class FineTuneTask(_Task):
         super().__init__(model, optim)
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
+        self.score = EarlyWarningScore()
+
+    def _losses(self, outputs: ModelOutputs, labels: LabelTensors) -> dict[str, torch.Tensor]:
+        weights = self.fault_weights if self.fault_weights.numel() else None
+        return task_losses(outputs, labels, weights, reduce=global_count)
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        return self._losses(self.model(batch.inputs), batch.labels)
+
+    def on_validation_epoch_start(self) -> None:
+        self.score.reset()
+
+    def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
         outputs = self.model(batch.inputs)
-        weights = self.fault_weights if self.fault_weights.numel() else None
-        return task_losses(outputs, batch.labels, weights, reduce=global_count)
+        self.log_validation(self._losses(outputs, batch.labels), batch.inputs.batch_size)
+        self.score.update(outputs, batch.labels)
+
+    def on_validation_epoch_end(self) -> None:
+        score = self.score.compute()  # gathered over ranks: every rank logs the same value
+        if not math.isnan(score):  # nan: no failure or fault labels (e.g. an RUL-only protocol)
+            self.log(SCORE_NAME, score, prog_bar=True)
 
     def train_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.weighting(losses)
