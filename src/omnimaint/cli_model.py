@@ -263,6 +263,13 @@ def demo(
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise ConfigError(f"seeds must be comma-separated integers, got {text!r}") from None
+
+
 @app.command()
 @reports_errors
 def experiment(
@@ -273,6 +280,9 @@ def experiment(
     epochs: EpochsOption = None,
     fraction: Annotated[float, typer.Option(help="label-efficiency: share of training labels used.")] = 0.1,
     seeds: Annotated[str, typer.Option(help="label-efficiency: comma-separated seeds.")] = "0,1,2",
+    split_seeds: Annotated[
+        str | None, typer.Option(help="ablation: comma-separated asset-split seeds (default: the config's).")
+    ] = None,
     finetune_epochs: Annotated[
         int | None, typer.Option(help="label-efficiency: fine-tuning epochs (over the labelled windows only).")
     ] = None,
@@ -284,9 +294,9 @@ def experiment(
 
     settings = _training_config(dataset, out, config, set_, None, epochs=epochs, progress=progress)
     if name == "ablation":
-        modality_ablation(settings, out)
+        modality_ablation(settings, out, _seeds(split_seeds) if split_seeds is not None else None)
     elif name == "label-efficiency":
-        label_efficiency(settings, out, fraction, tuple(int(s) for s in seeds.split(",")), finetune_epochs)
+        label_efficiency(settings, out, fraction, _seeds(seeds), finetune_epochs)
     else:
         raise ConfigError(f"unknown experiment {name!r}; choose ablation or label-efficiency")
     console.print((out / "results.md").read_text())

@@ -2,7 +2,7 @@
 
 - :func:`modality_ablation`: the fused model against one model per single modality and one per
   left-out modality (trained without it), and the fused model with each modality masked at inference;
-  all on the held-out assets of one split.
+  all on the held-out assets of one split, or repeated over several seeded asset splits.
 - :func:`label_efficiency`: fine-tuning from self-supervised pretraining against fine-tuning from
   scratch, with a fraction of the training labels, over several seeds.
 
@@ -64,14 +64,44 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
-def modality_ablation(config: TrainConfig, out: Path) -> dict[str, Any]:
+def modality_ablation(config: TrainConfig, out: Path, split_seeds: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Train the fused model, every single-modality model and every leave-one-out model; evaluate all on
     the test split; and evaluate the fused model with each modality masked at inference.
+
+    With several ``split_seeds`` the whole comparison is repeated on each seeded split of the assets (runs
+    in ``out/split_<seed>/``) and the tables give the mean ± standard deviation over splits, then each
+    split's own figures: with a few test assets per split, one split's ranking is mostly luck.
 
     Args:
         config: The base training config (its window spec lists the modalities to compare).
         out: Folder for the runs and the results.
+        split_seeds: Seeds of the asset splits (default: the config's ``data.split_seed``).
     """
+    seeds = split_seeds if split_seeds is not None else (config.data.split_seed,)
+    splits = {
+        seed: _ablation_split(_with(config, config.out, data={"split_seed": seed}), out / f"split_{seed}")
+        for seed in seeds
+    }
+    modalities = config.data.window.enabled
+    results: dict[str, Any] = {
+        "split_seeds": list(seeds),
+        "runs": {name: _mean([split["runs"][name] for split in splits.values()]) for name in splits[seeds[0]]["runs"]},
+        "masked_at_inference": {
+            m: _mean([split["masked_at_inference"][m] for split in splits.values()]) for m in modalities
+        },
+        "splits": {str(seed): split for seed, split in splits.items()},
+    }
+    title = "mean ± sd over asset splits " + ", ".join(map(str, seeds)) if len(seeds) > 1 else f"asset split {seeds[0]}"
+    lines = [f"## {title}", "", *_ablation_tables(list(splits.values()), modalities)]
+    if len(seeds) > 1:
+        for seed, split in splits.items():
+            lines += ["", f"## asset split {seed}", "", *_ablation_tables([split], modalities)]
+    _write(out, results, lines)
+    return results
+
+
+def _ablation_split(config: TrainConfig, out: Path) -> dict[str, Any]:
+    """The fused, single-modality and leave-one-out runs on the asset split of ``config``."""
     modalities = config.data.window.enabled
     runs: dict[str, tuple[str, ...]] = {"fused": ()}
     runs |= {f"only {m}": tuple(o for o in modalities if o != m) for m in modalities}
@@ -99,13 +129,37 @@ def modality_ablation(config: TrainConfig, out: Path) -> dict[str, Any]:
         scores = _once(folder, run)
         results["masked_at_inference"] |= scores.pop("masked_at_inference", {})
         results["runs"][name] = scores
-        logger.info("%s: %s", name, scores)
+        logger.info("split %d, %s: %s", config.data.split_seed, name, scores)
+    return results
+
+
+def _mean(scores: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Key-wise mean of the finite values (``None`` where there are none)."""
+    means: dict[str, float | None] = {}
+    for key in scores[0]:
+        finite = [s[key] for s in scores if s.get(key) is not None and np.isfinite(s[key])]  # type: ignore[arg-type]
+        means[key] = float(np.mean(finite)) if finite else None  # type: ignore[arg-type]
+    return means
+
+
+def _cell(values: list[float | None]) -> str:
+    """One value as ``0.862``; several as ``mean ± sd`` of the finite ones."""
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    if len(values) == 1 or not finite:
+        return _fmt(finite[0] if finite else None)
+    return f"{np.mean(finite):.3f} ± {np.std(finite):.3f}"
+
+
+def _ablation_tables(splits: list[dict[str, Any]], modalities: tuple[str, ...]) -> list[str]:
+    """The runs table and the masked-vs-without table over ``splits`` (one split: its plain figures)."""
     lines = [
         "| model | failure AUROC | failure AP | fault macro-F1 (before failure) |",
         "|---|---|---|---|",
     ]
-    for name, score in results["runs"].items():
-        cells = [_fmt(score[key]) for key in ("failure_auroc", "failure_ap", "fault_macro_f1")]
+    for name in splits[0]["runs"]:
+        cells = [
+            _cell([s["runs"][name][key] for s in splits]) for key in ("failure_auroc", "failure_ap", "fault_macro_f1")
+        ]
         lines.append(f"| {name} | {' | '.join(cells)} |")
     lines += [
         "",
@@ -114,14 +168,16 @@ def modality_ablation(config: TrainConfig, out: Path) -> dict[str, Any]:
         "|---|---|---|---|---|",
     ]
     for modality in modalities:
-        masked = results["masked_at_inference"].get(modality, {})
-        without = results["runs"][f"without {modality}"]
-        lines.append(
-            f"| {modality} | {_fmt(masked.get('failure_auroc'))} | {_fmt(without['failure_auroc'])} | "
-            f"{_fmt(masked.get('fault_macro_f1'))} | {_fmt(without['fault_macro_f1'])} |"
-        )
-    _write(out, results, lines)
-    return results
+        masked = [s["masked_at_inference"].get(modality, {}) for s in splits]
+        without = [s["runs"][f"without {modality}"] for s in splits]
+        cells = [
+            _cell([m.get("failure_auroc") for m in masked]),
+            _cell([w["failure_auroc"] for w in without]),
+            _cell([m.get("fault_macro_f1") for m in masked]),
+            _cell([w["fault_macro_f1"] for w in without]),
+        ]
+        lines.append(f"| {modality} | {' | '.join(cells)} |")
+    return lines
 
 
 def label_efficiency(

@@ -65,6 +65,31 @@ def test_ablation_trains_fused_single_and_leave_one_out(
     assert trained == []
 
 
+def test_ablation_over_several_asset_splits_reports_mean_and_each_split(
+    config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[tuple[int, str]] = []
+
+    def fake_train(run: TrainConfig) -> Path:
+        trained.append((run.data.split_seed, run.out.name))
+        return run.out
+
+    def fake_evaluate(bundle: Path, *args: object, **kwargs: object) -> SimpleNamespace:
+        split = int(Path(bundle).parent.name.removeprefix("split_"))
+        return SimpleNamespace(metrics=_metrics(0.9 if split == 3 else 0.6))
+
+    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(experiments, "evaluate_bundle", fake_evaluate)
+    results = experiments.modality_ablation(config, tmp_path / "ablation", split_seeds=(3, 4))
+    assert sorted({seed for seed, _ in trained}) == [3, 4] and len(trained) == 10
+    assert (tmp_path / "ablation" / "split_3" / "fused" / experiments.SCORES).is_file()
+    assert results["runs"]["fused"]["failure_auroc"] == pytest.approx(0.75)
+    assert results["splits"]["3"]["runs"]["fused"]["failure_auroc"] == 0.9
+    table = (tmp_path / "ablation" / "results.md").read_text()
+    assert "| fused | 0.750 ± 0.150 | 0.375 ± 0.075 | 0.250 ± 0.050 |" in table
+    assert "## asset split 4" in table and "| fused | 0.600 | 0.300 | 0.200 |" in table
+
+
 def test_label_efficiency_compares_pretrained_and_scratch(
     config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
