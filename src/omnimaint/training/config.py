@@ -59,6 +59,10 @@ class OptimConfig(_Frozen):
             summed validation loss, or ``score``, the early-warning score on validation windows (mean of
             failure AUROC and diagnosis macro-F1; see :mod:`omnimaint.training.selection`). Pretraining
             has no labels and always uses its loss.
+        pretrained_lr_scale: When fine-tuning starts from pretraining (``init_from``), the learning-rate
+            multiplier of the modality encoders (fusion and heads keep ``lr``; the cosine schedule
+            anneals every group to ``lr * scale / 20``): below 1, the randomly initialised heads' early
+            gradients do not overwrite what the encoders learned without labels. No effect otherwise.
     """
 
     lr: float = Field(default=2e-3, gt=0)
@@ -69,6 +73,7 @@ class OptimConfig(_Frozen):
     grad_clip: float = Field(default=1.0, gt=0)
     limit_train_batches: int | None = Field(default=None, ge=1)
     select_on: Literal["loss", "score"] = "loss"
+    pretrained_lr_scale: float = Field(default=1.0, gt=0, le=1)
 
 
 class PretrainObjective(_Frozen):

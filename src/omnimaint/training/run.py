@@ -157,7 +157,8 @@ def _fit(
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
     else:
         weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
-        task = FineTuneTask(prepared.model, config.optim, weights)
+        scale = config.optim.pretrained_lr_scale if config.init_from is not None else 1.0
+        task = FineTuneTask(prepared.model, config.optim, weights, encoder_lr_scale=scale)
         if prepared.val is not None and config.optim.select_on == "score":
             check_scorable(prepared.val.labels)
             select_on = "score"

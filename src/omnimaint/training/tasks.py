@@ -61,10 +61,24 @@ class _Task(L.LightningModule):
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
 
+    @property
+    def encoder_lr_scale(self) -> float:
+        """Learning-rate multiplier of the encoders (only fine-tuning scales them)."""
+        return 1.0
+
     def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)
+        lr, scale = self.optim.lr, self.encoder_lr_scale
+        groups: Any = self.parameters()
+        if scale != 1.0:
+            encoders = {id(p) for p in self.model.encoders.parameters()}
+            groups = [
+                {"params": [p for p in self.parameters() if id(p) in encoders], "lr": lr * scale},
+                {"params": [p for p in self.parameters() if id(p) not in encoders]},
+            ]
+        optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=self.optim.weight_decay)
+        # Cosine annealing to a twentieth of the smallest learning rate (one floor for every group).
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=self.optim.max_epochs, eta_min=self.optim.lr / 20
+            optimizer, T_max=self.optim.max_epochs, eta_min=lr * scale / 20
         )
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
@@ -79,15 +93,27 @@ class FineTuneTask(_Task):
         model: The architecture.
         optim: Optimiser settings.
         fault_weights: Optional class weights of the fault-type loss (rare faults matter).
+        encoder_lr_scale: Learning-rate multiplier of the encoders (below 1 to keep pretrained features).
     """
 
     fault_weights: torch.Tensor
 
-    def __init__(self, model: OmniModel, optim: OptimConfig, fault_weights: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        model: OmniModel,
+        optim: OptimConfig,
+        fault_weights: torch.Tensor | None = None,
+        encoder_lr_scale: float = 1.0,
+    ) -> None:
         super().__init__(model, optim)
+        self._encoder_lr_scale = encoder_lr_scale
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
         self.score = EarlyWarningScore()
+
+    @property
+    def encoder_lr_scale(self) -> float:
+        return self._encoder_lr_scale
 
     def _losses(self, outputs: ModelOutputs, labels: LabelTensors) -> dict[str, torch.Tensor]:
         weights = self.fault_weights if self.fault_weights.numel() else None

@@ -133,3 +133,19 @@ def test_chinese_plant_trains_with_a_domain_text_encoder(tmp_path: Path) -> None
     tokenizer = DomainTokenizer(bundle.preprocessor.domain_tokenizer, bundle.preprocessor.text.max_tokens)
     pieces = tokenizer.tokens("轴承异响")
     assert pieces and all(piece != "[UNK]" for piece in pieces)
+
+
+def test_encoder_learning_rate_scale_applies_to_fine_tuning_only(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.training.tasks import FineTuneTask, PretrainTask
+
+    config = tiny_config(small_plant, tmp_path, **{"optim.lr": 0.01})
+    model = prepare(config).model
+    encoders = {id(p) for p in model.encoders.parameters()}
+    optimizer = FineTuneTask(model, config.optim, encoder_lr_scale=0.1).configure_optimizers()["optimizer"]
+    (slow, slow_ids), (fast, fast_ids) = sorted(
+        (group["lr"], {id(p) for p in group["params"]}) for group in optimizer.param_groups
+    )
+    assert (slow, fast) == (pytest.approx(0.001), pytest.approx(0.01))
+    assert slow_ids == encoders and fast_ids and fast_ids.isdisjoint(encoders)
+    pretraining = PretrainTask(model, config.optim, config.pretrain).configure_optimizers()["optimizer"]
+    assert [group["lr"] for group in pretraining.param_groups] == [0.01]
