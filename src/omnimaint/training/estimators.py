@@ -290,7 +290,7 @@ class OmniEstimator(ABC):
         optim = OptimConfig(
             lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size, max_epochs=self.max_epochs
         )
-        task = FineTuneTask(model, optim)
+        task = FineTuneTask(model, optim, early_warning_score=False)
         keep = _KeepBest()
         callbacks: list[L.Callback] = [keep]
         if val_rows.size and self.patience > 0:

@@ -61,6 +61,10 @@ class EarlyWarningScore:
         self._parts = []
 
     def update(self, outputs: ModelOutputs, labels: LabelTensors) -> None:
+        """Keep a batch's failure scores, likeliest faults and labels (batches with neither a known
+        failure label nor a window before a failure, as in the RUL-only protocols, are skipped)."""
+        if not (labels.failure_within_known.any() or (labels.fault_type > 0).any()):
+            return
         fault_logits = outputs.fault_logits.detach()
         self._parts.append(
             {

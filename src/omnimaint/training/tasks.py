@@ -94,6 +94,8 @@ class FineTuneTask(_Task):
         optim: Optimiser settings.
         fault_weights: Optional class weights of the fault-type loss (rare faults matter).
         encoder_lr_scale: Learning-rate multiplier of the encoders (below 1 to keep pretrained features).
+        early_warning_score: Log ``val_score`` (off for the single-head protocol estimators, whose
+            labels are not failures).
     """
 
     fault_weights: torch.Tensor
@@ -104,12 +106,13 @@ class FineTuneTask(_Task):
         optim: OptimConfig,
         fault_weights: torch.Tensor | None = None,
         encoder_lr_scale: float = 1.0,
+        early_warning_score: bool = True,
     ) -> None:
         super().__init__(model, optim)
         self._encoder_lr_scale = encoder_lr_scale
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
-        self.score = EarlyWarningScore()
+        self.score = EarlyWarningScore() if early_warning_score else None
 
     @property
     def encoder_lr_scale(self) -> float:
@@ -123,16 +126,20 @@ class FineTuneTask(_Task):
         return self._losses(self.model(batch.inputs), batch.labels)
 
     def on_validation_epoch_start(self) -> None:
-        self.score.reset()
+        if self.score is not None:
+            self.score.reset()
 
     def validation_step(self, batch: TrainingBatch, batch_idx: int) -> None:
         outputs = self.model(batch.inputs)
         self.log_validation(self._losses(outputs, batch.labels), batch.inputs.batch_size)
-        self.score.update(outputs, batch.labels)
+        if self.score is not None:
+            self.score.update(outputs, batch.labels)
 
     def on_validation_epoch_end(self) -> None:
+        if self.score is None:
+            return
         score = self.score.compute()  # gathered over ranks: every rank logs the same value
-        if not math.isnan(score):  # nan: no failure or fault labels (e.g. an RUL-only protocol)
+        if not math.isnan(score):  # nan: no window with a failure label (nothing to select on)
             self.log(SCORE_NAME, score, prog_bar=True)
 
     def train_total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:

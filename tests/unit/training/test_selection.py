@@ -129,3 +129,13 @@ def test_score_selection_keeps_the_epoch_with_the_best_validation_score(small_pl
     model = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.") and "anomaly" not in k}
     assert all(torch.equal(weights[k], v) for k, v in model.items())
     assert len(set(scores.values())) > 1, "the run must give the selection a choice"
+
+
+def test_batches_without_failure_or_fault_labels_are_not_scored() -> None:
+    outputs, labels = _batch(0)
+    labels.failure_within_known.zero_()
+    labels.fault_type.fill_(-1)
+    outputs.fault_logits = outputs.fault_logits[:, :1]  # type: ignore[attr-defined]  # an RUL-only model
+    score = EarlyWarningScore()
+    score.update(outputs, labels)  # type: ignore[arg-type]
+    assert np.isnan(score.compute())
