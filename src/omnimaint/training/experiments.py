@@ -216,10 +216,9 @@ def label_efficiency(
         "|---|---|---|",
     ]
     for name in ("scratch", "pretrained"):
-        auroc = [r["failure_auroc"] for r in results[name] if r["failure_auroc"] is not None]
-        f1 = [r["fault_macro_f1"] for r in results[name] if r["fault_macro_f1"] is not None]
-        results[f"{name}_mean"] = {"failure_auroc": float(np.mean(auroc)), "fault_macro_f1": float(np.mean(f1))}
-        lines.append(f"| {name} | {np.mean(auroc):.3f} ± {np.std(auroc):.3f} | {np.mean(f1):.3f} ± {np.std(f1):.3f} |")
+        results[f"{name}_mean"] = _mean(results[name])
+        cells = [_cell([r[key] for r in results[name]]) for key in ("failure_auroc", "fault_macro_f1")]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     _write(out, results, lines)
     return results
 

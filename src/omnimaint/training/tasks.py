@@ -28,12 +28,14 @@ from omnimaint.training.selection import SCORE_NAME, EarlyWarningScore
 
 class _Task(L.LightningModule):
     """Shared loop hooks: subclasses say what the losses are (:meth:`losses`) and how they add up for
-    training (:meth:`train_total`) and for validation and early stopping (:meth:`val_total`)."""
+    training (:meth:`train_total`) and for validation and early stopping (:meth:`val_total`).
+    ``encoder_lr_scale`` multiplies the encoders' learning rate."""
 
-    def __init__(self, model: OmniModel, optim: OptimConfig) -> None:
+    def __init__(self, model: OmniModel, optim: OptimConfig, encoder_lr_scale: float = 1.0) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
+        self.encoder_lr_scale = encoder_lr_scale
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -60,11 +62,6 @@ class _Task(L.LightningModule):
         self.log("val_loss", self.val_total(losses), prog_bar=True, batch_size=size, sync_dist=True)
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
-
-    @property
-    def encoder_lr_scale(self) -> float:
-        """Learning-rate multiplier of the encoders (only fine-tuning scales them)."""
-        return 1.0
 
     def configure_optimizers(self) -> Any:
         lr, scale = self.optim.lr, self.encoder_lr_scale
@@ -108,15 +105,10 @@ class FineTuneTask(_Task):
         encoder_lr_scale: float = 1.0,
         early_warning_score: bool = True,
     ) -> None:
-        super().__init__(model, optim)
-        self._encoder_lr_scale = encoder_lr_scale
+        super().__init__(model, optim, encoder_lr_scale)
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
         self.score = EarlyWarningScore() if early_warning_score else None
-
-    @property
-    def encoder_lr_scale(self) -> float:
-        return self._encoder_lr_scale
 
     def _losses(self, outputs: ModelOutputs, labels: LabelTensors) -> dict[str, torch.Tensor]:
         weights = self.fault_weights if self.fault_weights.numel() else None
