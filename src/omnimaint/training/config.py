@@ -84,12 +84,16 @@ class PretrainObjective(_Frozen):
         reconstruction_weight: Weight of masked telemetry reconstruction.
         mask_ratio: Share of telemetry patches hidden for reconstruction.
         temperature: Initial InfoNCE temperature (learned, as in CLIP).
+        hide: Which telemetry patches are hidden: ``random`` ones (masked modelling), or the ``latest``
+            ones, so that reconstructing them is forecasting the window's end from its start — closer to
+            what failure prediction needs.
     """
 
     contrastive_weight: float = Field(default=1.0, ge=0)
     reconstruction_weight: float = Field(default=1.0, ge=0)
     mask_ratio: float = Field(default=0.3, gt=0, lt=1)
     temperature: float = Field(default=0.1, gt=0)
+    hide: Literal["random", "latest"] = "random"
 
 
 class TrainConfig(_Frozen):

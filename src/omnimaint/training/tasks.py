@@ -163,15 +163,20 @@ class PretrainTask(_Task):
             self.reconstruct = nn.Linear(d, config.telemetry.patch * config.n_telemetry_channels)
 
     def _hide_patches(self, batch: TrainingBatch) -> tuple[Any, torch.Tensor | None, torch.Tensor | None]:
-        """Inputs with a random share of telemetry patches hidden, the original patch values, and which
-        (patch, value) entries the reconstruction is scored on."""
+        """Inputs with a share of telemetry patches hidden (random ones, or the latest), the original patch
+        values, and which (patch, value) entries the reconstruction is scored on."""
         inputs = batch.inputs
         if self.reconstruct is None or inputs.telemetry is None or inputs.telemetry_mask is None:
             return inputs, None, None
         encoder = self.model.encoders["telemetry"]
         assert isinstance(encoder, PatchedTelemetry)
         values, observed = encoder.patches(inputs)  # (B, T, P·C)
-        hidden = torch.rand(values.shape[:2], device=values.device) < self.objective.mask_ratio  # (B, T)
+        n_tokens = values.shape[1]
+        if self.objective.hide == "latest":
+            n_hidden = max(1, round(self.objective.mask_ratio * n_tokens))
+            hidden = (torch.arange(n_tokens, device=values.device) >= n_tokens - n_hidden).expand(len(values), -1)
+        else:
+            hidden = torch.rand(values.shape[:2], device=values.device) < self.objective.mask_ratio  # (B, T)
         steps = inputs.telemetry.shape[1]
         step_hidden = hidden.repeat_interleave(encoder.patch, dim=1)[:, -steps:]  # drop the left padding
         keep = ~step_hidden.unsqueeze(-1)
