@@ -56,6 +56,32 @@ def test_masked_patch_pretraining_runs_with_the_temporal_conv_encoder(small_plan
     assert "reconstruction" in logged  # the masked-patch objective ran on the convolutional encoder
 
 
+def test_latest_patch_hiding_hides_the_end_of_every_window(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.models.encoders.telemetry import PatchedTelemetry
+    from omnimaint.training.tasks import PretrainTask
+
+    config = tiny_config(small_plant, tmp_path, **{"pretrain.hide": "latest", "pretrain.mask_ratio": 0.25})
+    prepared = prepare(config)
+    batch = next(
+        iter(WindowDataModule(prepared.train, None, prepared.preprocessor, batch_size=8, seed=0).train_dataloader())
+    )
+    task = PretrainTask(prepared.model, config.optim, config.pretrain)
+    masked, values, scored = task._hide_patches(batch)
+    assert values is not None and scored is not None
+    encoder = prepared.model.encoders["telemetry"]
+    assert isinstance(encoder, PatchedTelemetry)
+    n_tokens = values.shape[1]
+    hidden_tokens = round(0.25 * n_tokens)
+    steps = batch.inputs.telemetry.shape[1]
+    hidden_steps = min(steps, hidden_tokens * encoder.patch)
+    assert not masked.telemetry_mask[:, steps - hidden_steps :].any()  # the latest steps are hidden ...
+    assert torch.equal(
+        masked.telemetry_mask[:, : steps - hidden_steps], batch.inputs.telemetry_mask[:, : steps - hidden_steps]
+    )
+    assert not scored[:, : n_tokens - hidden_tokens].any()  # ... and only they are scored
+    assert scored[:, n_tokens - hidden_tokens :].any()
+
+
 def test_resume_continues_from_a_checkpoint(small_plant: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train(tiny_config(small_plant, out, **{"optim.limit_train_batches": 2})) is not None
