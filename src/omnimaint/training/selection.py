@@ -2,7 +2,7 @@
 
 The summed validation loss mixes four tasks whose scales differ and rewards confident "healthy"
 predictions on the many windows far from any failure. :class:`EarlyWarningScore` scores a validation
-epoch the way the evaluation does (DESIGN.md §6): failure-within-horizon AUROC averaged over horizons,
+epoch the way `omnimaint evaluate` does (docs/model.md): failure-within-horizon AUROC averaged over horizons,
 and the diagnosis macro-F1 — on windows that precede a failure, the likeliest fault other than ``none``
 against the fault that came. The score is the mean of the two (either alone when the other cannot be
 computed), in [0, 1], higher is better.
