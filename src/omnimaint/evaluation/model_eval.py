@@ -48,7 +48,8 @@ class Evaluation:
     ablation_outputs: dict[str, HealthOutput] = field(default_factory=dict)
 
 
-def _safe_auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
+def safe_auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
+    """AUROC, or ``None`` when the truth holds only one class (or nothing)."""
     try:
         return auroc(truth, score)
     except ValueError:
@@ -93,7 +94,7 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
         components = {}
         for c, name in enumerate(output.components):
             known_c = labels.component_failure_within_known[:, h, c] > 0
-            value = _safe_auroc(
+            value = safe_auroc(
                 labels.component_failure_within[known_c, h, c] > 0, output.component_failure_probability[known_c, h, c]
             )
             if value is not None:
@@ -101,7 +102,7 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
         failure[f"{hours:g}h"] = {
             "known": int(known.sum()),
             "positives": int(truth.sum()),
-            "auroc": _safe_auroc(truth, score),
+            "auroc": safe_auroc(truth, score),
             "average_precision": _average_precision(truth, score),
             "alert_precision": alerts.precision if alerts else None,
             "alert_recall": alerts.recall if alerts else None,
@@ -138,7 +139,7 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
             "macro_f1": macro_f1(truth, predicted_health[health_known], sorted(set(truth.tolist()))),
             "states": list(HEALTH_STATES),
         }
-        metrics["anomaly"] = {"auroc": _safe_auroc(truth > 0, output.anomaly_score[health_known])}
+        metrics["anomaly"] = {"auroc": safe_auroc(truth > 0, output.anomaly_score[health_known])}
     return metrics
 
 

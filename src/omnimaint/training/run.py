@@ -152,17 +152,17 @@ def _fit(
     L.seed_everything(config.seed, workers=True, verbose=False)
     prepared = prepare(config)
     task: L.LightningModule
-    select_on: Literal["loss", "score"] | None = None if prepared.val is None else "loss"
     if kind == "pretrained":
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
     else:
         weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
         scale = config.optim.pretrained_lr_scale if config.init_from is not None else 1.0
         task = FineTuneTask(prepared.model, config.optim, weights, encoder_lr_scale=scale)
-        if prepared.val is not None and config.optim.select_on == "score":
-            check_scorable(prepared.val.labels)
-            select_on = "score"
-    trainer = _trainer(config, select_on)
+    # Pretraining has no labels to score: it always selects on its loss.
+    select_on = config.optim.select_on if kind == "model" else "loss"
+    if prepared.val is not None and select_on == "score":
+        check_scorable(prepared.val.labels)
+    trainer = _trainer(config, select_on if prepared.val is not None else None)
     trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction), ckpt_path=config.resume)
     if not trainer.is_global_zero:
         return None

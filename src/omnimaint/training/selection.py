@@ -15,36 +15,29 @@ import torch.distributed as dist
 
 from omnimaint.data.windows import Labels
 from omnimaint.errors import ConfigError
-from omnimaint.evaluation.metrics import auroc
-from omnimaint.evaluation.model_eval import diagnosis_f1
+from omnimaint.evaluation.model_eval import diagnosis_f1, safe_auroc
 from omnimaint.models.inputs import ModelOutputs
 from omnimaint.training.data import LabelTensors
 
 SCORE_NAME = "val_score"
 
 
-def _scorable_horizons(truth: np.ndarray, known: np.ndarray) -> list[np.ndarray]:
-    """Per horizon, the rows of the known windows when they hold both classes (else no rows)."""
-    scorable = []
-    for h in range(truth.shape[1]):
-        rows = known[:, h] > 0
-        positives = int((truth[rows, h] > 0).sum())
-        scorable.append(rows if 0 < positives < int(rows.sum()) else np.zeros_like(rows))
-    return scorable
-
-
 def failure_auroc(truth: np.ndarray, known: np.ndarray, score: np.ndarray) -> float | None:
     """Mean over horizons of the AUROC of ``score`` (N, H) on known windows; ``None`` when no horizon
     has both classes."""
-    rows = _scorable_horizons(truth, known)
-    values = [auroc(truth[r, h] > 0, score[r, h]) for h, r in enumerate(rows) if r.any()]
+    per_horizon = [safe_auroc(truth[known[:, h] > 0, h] > 0, score[known[:, h] > 0, h]) for h in range(truth.shape[1])]
+    values = [value for value in per_horizon if value is not None]
     return float(np.mean(values)) if values else None
 
 
 def check_scorable(labels: Labels) -> None:
     """Raise :class:`ConfigError` when validation windows cannot give an early-warning score."""
-    horizons = _scorable_horizons(labels.failure_within, labels.failure_within_known)
-    if not any(r.any() for r in horizons) and not (labels.fault_type > 0).any():
+    # Any score gives an AUROC exactly when a horizon holds both classes; a constant one will do.
+    constant = np.zeros_like(labels.failure_within)
+    if (
+        failure_auroc(labels.failure_within, labels.failure_within_known, constant) is None
+        and not (labels.fault_type > 0).any()
+    ):
         raise ConfigError(
             "optim.select_on=score needs validation windows both before and far from a failure; this "
             "validation split has none before a failure (use select_on=loss, or more validation assets)"
