@@ -154,12 +154,18 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
 @app.command()
 @reports_errors
 def tune(
-    protocol: Annotated[str, typer.Argument(help="cmapss or images.")],
+    protocol: Annotated[str, typer.Argument(help="cmapss, cmapss-long or images.")],
     dataset: Annotated[Path, typer.Option("--dataset", help="Canonical dataset folder.", show_default=False)],
     method: Annotated[str, typer.Option("--method", help="Method registered for the protocol.", show_default=False)],
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="A setting of the method's estimator, key=value (repeatable), e.g. patch=3."),
+    ] = None,
+    protocol_setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--protocol-set", help="A setting of the protocol, key=value (repeatable), e.g. window=50 for cmapss."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the method (and of the protocol's test split).")] = 0,
     split_seed: Annotated[int, typer.Option(help="Seed of the validation split of the training data.")] = 0,
@@ -171,8 +177,9 @@ def tune(
     from omnimaint.evaluation.tuning import append_record, parse_settings, run_tuning
 
     settings = parse_settings(setting or [])
-    with console.status(f"{protocol} / {method} {settings} on validation data of {dataset}"):
-        record = run_tuning(protocol, dataset, method, settings, seed, split_seed)
+    protocol_settings = parse_settings(protocol_setting or [])
+    with console.status(f"{protocol} {protocol_settings} / {method} {settings} on validation data of {dataset}"):
+        record = run_tuning(protocol, dataset, method, settings, seed, split_seed, protocol_settings)
     path = append_record(record, out)
     _print_metrics(record.metrics, f"{protocol} · {method} · validation · split seed {split_seed}")
     console.print(f"{record.wall_time_s:.1f} s; appended to {path}")

@@ -3,8 +3,8 @@
 A registered method's settings are changed by name (``--set patch=3``) and the method is fitted on part of
 the protocol's *training* data and scored on the rest; the test data are never scored. Every setting of
 an ``omnimodel`` row in docs/benchmarks.md was chosen this way. Offered for the protocols whose test
-figure a validation figure can stand in for: ``cmapss`` (held-out training engines, ``val_rmse_test_like``)
-and ``images`` (a stratified share of the training images).
+figure a validation figure can stand in for: ``cmapss`` and ``cmapss-long`` (held-out training engines,
+``val_rmse_test_like``) and ``images`` (a stratified share of the training images).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,24 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.evaluation.bench import json_safe
 from omnimaint.evaluation.protocols import get_method
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError
-from omnimaint.evaluation.protocols.cmapss import validate_cmapss
-from omnimaint.evaluation.protocols.images import validate_image_classification
+from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, validate_cmapss
+from omnimaint.evaluation.protocols.images import ImageConfig, validate_image_classification
 
-Validator = Callable[[Dataset, MethodFactory, int, int], dict[str, float]]
 
-VALIDATORS: dict[str, Validator] = {"cmapss": validate_cmapss, "images": validate_image_classification}
+@dataclass(frozen=True)
+class Validation:
+    """A protocol's validation half and its default settings (a frozen dataclass ``--protocol-set`` replaces)."""
+
+    validate: Callable[..., dict[str, float]]
+    """``(dataset, factory, seed, split_seed, config) -> metrics``."""
+    config: Any
+
+
+VALIDATORS: dict[str, Validation] = {
+    "cmapss": Validation(validate_cmapss, CmapssConfig()),
+    "cmapss-long": Validation(validate_cmapss, LONG_HISTORY),
+    "images": Validation(validate_image_classification, ImageConfig()),
+}
 
 TUNING_FILE = "tuning.jsonl"
 
@@ -78,6 +90,7 @@ class TuningRecord:
     method: str
     dataset: str
     settings: dict[str, Any]
+    protocol_settings: dict[str, Any]
     seed: int
     split_seed: int
     metrics: dict[str, float]
@@ -89,26 +102,52 @@ class TuningRecord:
         return json.dumps(json_safe(asdict(self)), ensure_ascii=False)
 
 
+def protocol_config(protocol: str, settings: dict[str, Any]) -> Any:
+    """The protocol's validation settings with ``settings`` replaced.
+
+    Raises:
+        ProtocolError: for a protocol without validation tuning, or naming the settings if one is unknown.
+    """
+    if protocol not in VALIDATORS:
+        raise ProtocolError(f"tuning on validation data is offered for {', '.join(VALIDATORS)}, not {protocol!r}")
+    default = VALIDATORS[protocol].config
+    known = [f.name for f in fields(default)]
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ProtocolError(f"protocol {protocol} has no setting {unknown[0]!r}; its settings: {', '.join(known)}")
+    return replace(default, **settings)
+
+
 def run_tuning(
-    protocol: str, dataset: Path, method: str, settings: dict[str, Any], seed: int = 0, split_seed: int = 0
+    protocol: str,
+    dataset: Path,
+    method: str,
+    settings: dict[str, Any],
+    seed: int = 0,
+    split_seed: int = 0,
+    protocol_settings: dict[str, Any] | None = None,
 ) -> TuningRecord:
     """Fit ``method`` with ``settings`` on the protocol's training data less a validation split; score the split.
+
+    Args:
+        protocol_settings: Changes to the protocol's own settings (e.g. C-MAPSS ``window``), for trying
+            what a protocol variant would score; the registered protocols keep theirs.
 
     Raises:
         ProtocolError: for a protocol without validation tuning, an unknown method or setting.
     """
-    if protocol not in VALIDATORS:
-        raise ProtocolError(f"tuning on validation data is offered for {', '.join(VALIDATORS)}, not {protocol!r}")
+    config = protocol_config(protocol, protocol_settings or {})
     factory = with_settings(get_method(protocol, method).factory, settings)
     factory(seed)  # an unknown setting fails before the data are read
     opened = Dataset(dataset)
     start = time.perf_counter()
-    metrics = VALIDATORS[protocol](opened, factory, seed, split_seed)
+    metrics = VALIDATORS[protocol].validate(opened, factory, seed, split_seed, config)
     return TuningRecord(
         protocol=protocol,
         method=method,
         dataset=str(dataset),
         settings=settings,
+        protocol_settings=protocol_settings or {},
         seed=seed,
         split_seed=split_seed,
         metrics=metrics,

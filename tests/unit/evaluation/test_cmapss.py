@@ -134,3 +134,18 @@ def test_gbdt_baseline_beats_a_constant(dataset: Dataset) -> None:
     constant = run_cmapss(dataset, lambda seed: _Recorder(60.0), seed=0).metrics["rmse"]
     learned = run_cmapss(dataset, lambda seed: WindowStatsRegressor(max_iter=50, random_state=seed), seed=0)
     assert learned.metrics["rmse"] < 0.6 * constant
+
+
+def test_long_history_protocol_differs_from_cmapss_only_in_the_window(dataset: Dataset) -> None:
+    from omnimaint.evaluation.protocols import LONG_HISTORY, run_protocol
+
+    _Recorder.calls.clear()
+    long = run_protocol(dataset, "cmapss-long", lambda seed: _Recorder(40.0), seed=0)
+    (_, _), (full_x, full_y) = _Recorder.calls
+    assert full_x.shape[2] == LONG_HISTORY.window > CmapssConfig().window
+    # Every cycle still ends one window; a window longer than an engine's history is front-padded.
+    engines, _, _ = load_engines(dataset)
+    assert len(full_y) == sum(len(e.values) for e in engines if e.split == "train")
+    assert (full_x[0, :, 0] == full_x[0, :, -1]).all()  # the first cycle of the first engine, repeated
+    assert long.details["config"]["window"] == LONG_HISTORY.window
+    assert long.metrics == run_cmapss(dataset, lambda seed: _Recorder(40.0), seed=0, config=LONG_HISTORY).metrics

@@ -43,7 +43,7 @@ def test_settings_reach_the_estimator_and_unknown_ones_are_named() -> None:
     assert (estimator.patch, estimator.encoder, estimator.random_state) == (3, "temporal_conv", 4)
     with pytest.raises(ProtocolError, match=r"no setting 'pach'.*patch"):
         run_tuning("cmapss", Path("/nonexistent"), "omnimodel", {"pach": 3})  # fails before reading data
-    with pytest.raises(ProtocolError, match="offered for cmapss, images"):
+    with pytest.raises(ProtocolError, match="offered for cmapss, cmapss-long, images"):
         run_tuning("cwru", Path("/nonexistent"), "spectral", {})
 
 
@@ -55,6 +55,19 @@ def test_cmapss_validation_is_the_validation_half_of_the_protocol(cmapss: Datase
         assert value == pytest.approx(full.metrics[name])
     other = run_tuning("cmapss", cmapss.path, "gbdt", {"max_iter": 20}, seed=1, split_seed=2)
     assert other.metrics != record.metrics  # another split holds out other engines
+
+
+def test_protocol_settings_change_the_validation_and_unknown_ones_are_named(cmapss: Dataset) -> None:
+    from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY
+
+    gbdt = {"max_iter": 20}
+    long = run_tuning("cmapss-long", cmapss.path, "gbdt", gbdt, seed=1)
+    widened = run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1, protocol_settings={"window": LONG_HISTORY.window})
+    assert widened.metrics == long.metrics
+    assert widened.protocol_settings == {"window": LONG_HISTORY.window} and long.protocol_settings == {}
+    assert run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1).metrics != long.metrics
+    with pytest.raises(ProtocolError, match=r"no setting 'windows'.*window"):
+        run_tuning("cmapss", cmapss.path, "gbdt", gbdt, protocol_settings={"windows": 50})
 
 
 def test_image_validation_reports_test_time_augmentation_from_one_fit(tmp_path: Path) -> None:
@@ -76,3 +89,6 @@ def test_cli_appends_a_json_line_per_run(cmapss: Dataset, tmp_path: Path) -> Non
     assert lines[0]["settings"] == {"max_iter": 10} and np.isfinite(lines[0]["metrics"]["val_rmse"])
     bad = CliRunner().invoke(app, [*args[:-1], "max_iterations=10", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "no setting 'max_iterations'" in bad.output
+    widened = CliRunner().invoke(app, [*args, "--protocol-set", "window=40", "--out", str(tmp_path)])
+    assert widened.exit_code == 0, widened.output
+    assert json.loads((tmp_path / TUNING_FILE).read_text().splitlines()[-1])["protocol_settings"] == {"window": 40}

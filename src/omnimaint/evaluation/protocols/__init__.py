@@ -5,6 +5,8 @@ documented estimator interface and returns a :class:`ProtocolResult`. Register a
 :func:`register_method`; run with :func:`run_protocol` (or ``omnimaint bench``).
 """
 
+from functools import partial
+
 from omnimaint.evaluation.methods import register_builtin_methods
 from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, PdmInputs, run_azure_pdm
 from omnimaint.evaluation.protocols.base import (
@@ -20,7 +22,7 @@ from omnimaint.evaluation.protocols.base import (
     register_protocol,
     run_protocol,
 )
-from omnimaint.evaluation.protocols.cmapss import CmapssConfig, run_cmapss
+from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, run_cmapss
 from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_cross_load
 from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
 from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
@@ -33,6 +35,15 @@ register_protocol(
         applies=lambda d: _has_asset_type(d, "turbofan"),
         summary="RUL, cap 125, last-30-cycle windows; RMSE and NASA score on each test engine's last cycle",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008; Li, Ding & Sun, RESS 2018",
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="cmapss-long",
+        run=partial(run_cmapss, config=LONG_HISTORY),
+        applies=lambda d: _has_asset_type(d, "turbofan"),
+        summary=f"as cmapss, with windows of the last {LONG_HISTORY.window} cycles (the history a test engine has)",
+        reference="Saxena et al., PHM 2008; Heimes, PHM 2008",
     )
 )
 register_protocol(
@@ -92,6 +103,7 @@ register_protocol(
 register_builtin_methods()
 
 __all__ = [
+    "LONG_HISTORY",
     "CmapssConfig",
     "CwruConfig",
     "ImageConfig",
