@@ -64,6 +64,20 @@ def contiguous_runs(X: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(~follows)]).astype(np.int64)
 
 
+def causal_ewma(windows: np.ndarray, alpha: float) -> np.ndarray:
+    """Windows ``(n, channels, steps)`` smoothed along the steps by an exponential moving average.
+
+    Step ``t`` becomes ``alpha · x_t + (1 − alpha) · s_{t−1}``, started at each window's first step: a
+    step depends on earlier steps of its own window only. ``alpha = 1`` returns the windows unchanged.
+    """
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"smoothing alpha must be in (0, 1], got {alpha}")
+    smoothed = np.array(windows, dtype=np.float32)
+    for t in range(1, smoothed.shape[2]):
+        smoothed[:, :, t] = alpha * smoothed[:, :, t] + (1.0 - alpha) * smoothed[:, :, t - 1]
+    return smoothed
+
+
 class OmniRulRegressor(OmniEstimator):
     """Remaining useful life from telemetry windows, through a telemetry encoder.
 
@@ -78,6 +92,8 @@ class OmniRulRegressor(OmniEstimator):
         min_target_correlation: Channels whose last value correlates less than this (in absolute value)
             with the training targets are dropped (0 keeps every non-constant channel).
         noise: Standard deviation of Gaussian noise added to the standardised training windows.
+        smoothing: Weight ``alpha`` of the newest reading in a causal exponential moving average of each
+            window (:func:`causal_ewma`; 1 keeps the raw readings), against sensor noise.
         **base: Arguments of :class:`OmniEstimator`.
     """
 
@@ -92,6 +108,7 @@ class OmniRulRegressor(OmniEstimator):
         kernel: int = 3,
         min_target_correlation: float = 0.0,
         noise: float = 0.0,
+        smoothing: float = 1.0,
         **base: Any,
     ) -> None:
         super().__init__(**base)
@@ -103,9 +120,14 @@ class OmniRulRegressor(OmniEstimator):
         self.kernel = kernel
         self.min_target_correlation = min_target_correlation
         self.noise = noise
+        self.smoothing = smoothing
+
+    def _windows(self, X: Any) -> np.ndarray:
+        windows = _array(X, 3, "windows (n, channels, steps)")
+        return windows if self.smoothing == 1.0 else causal_ewma(windows, self.smoothing)
 
     def _fit_inputs(self, X: Any, y: Any) -> InputSource:
-        windows = _array(X, 3, "windows (n, channels, steps)")
+        windows = self._windows(X)
         values = windows.transpose(0, 2, 1).reshape(-1, windows.shape[1]).astype(np.float64)
         mean, std = values.mean(axis=0), values.std(axis=0)
         varying = std > 1e-8 * np.maximum(1.0, np.abs(mean))
@@ -120,10 +142,12 @@ class OmniRulRegressor(OmniEstimator):
             raise ValueError("no channel varies and correlates with the targets; lower min_target_correlation")
         self.center_, self.scale_ = mean[self.channels_].astype(np.float32), std[self.channels_].astype(np.float32)
         self.steps_ = windows.shape[2]
-        return self._inputs(windows)
+        return self._scaled(windows)
 
     def _inputs(self, X: Any) -> InputSource:
-        windows = _array(X, 3, "windows (n, channels, steps)")
+        return self._scaled(self._windows(X))
+
+    def _scaled(self, windows: np.ndarray) -> InputSource:
         scaled = (windows[:, self.channels_, :] - self.center_[:, None]) / self.scale_[:, None]
         telemetry = torch.from_numpy(np.ascontiguousarray(scaled.transpose(0, 2, 1)))  # (n, T, C)
         return TensorSource(

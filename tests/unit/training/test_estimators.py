@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from omnimaint.training.array_estimators import (
     OmniImageClassifier,
     OmniRulRegressor,
     OmniWaveformClassifier,
+    causal_ewma,
     contiguous_runs,
     dihedral_views,
 )
@@ -67,6 +69,29 @@ def test_rul_regressor_learns_a_planted_trend() -> None:
     assert predicted.min() >= 0.0 and predicted.max() <= 40.0
     rmse = float(np.sqrt(np.mean((predicted - test_y) ** 2)))
     assert rmse < 0.4 * float(np.std(test_y)), rmse
+
+
+def test_smoothing_is_a_causal_moving_average_within_each_window() -> None:
+    rng = np.random.default_rng(2)
+    windows = rng.normal(size=(3, 2, 12)).astype(np.float32)
+    smoothed = causal_ewma(windows, 0.3)
+    expected = pd.DataFrame(windows.reshape(-1, 12).T).ewm(alpha=0.3, adjust=False).mean().to_numpy().T
+    np.testing.assert_allclose(smoothed, expected.reshape(3, 2, 12), rtol=1e-5)
+    changed_late = windows.copy()
+    changed_late[:, :, 8:] += 5.0
+    assert np.array_equal(causal_ewma(changed_late, 0.3)[:, :, :8], smoothed[:, :, :8])  # no step sees later ones
+    assert np.array_equal(causal_ewma(windows, 1.0), windows)
+    with pytest.raises(ValueError, match="alpha"):
+        causal_ewma(windows, 0.0)
+
+
+def test_rul_regressor_fits_smoothed_windows_and_predicts_through_the_same_smoothing() -> None:
+    X, y = _ramps(6, 30, 6, np.random.default_rng(1))
+    settings = {"rul_cap": 30.0, "patch": 3, "layers": 1, "max_epochs": 1, **SMALL}
+    smoothed = OmniRulRegressor(**settings, smoothing=0.4).fit(X, y)
+    raw_model = OmniRulRegressor(**settings).fit(causal_ewma(X, 0.4), y)  # smoothing by hand first
+    np.testing.assert_allclose(smoothed.predict(X), raw_model.predict(causal_ewma(X, 0.4)), atol=1e-5)
+    assert not np.allclose(smoothed.predict(X), raw_model.predict(X))
 
 
 def test_same_seed_same_predictions_and_early_stopping_keeps_the_best_epoch() -> None:
