@@ -83,51 +83,38 @@ def _bm25(seed: int) -> Any:
 # fifth of the training images; Azure PdM: the protocol's validation slice), never on test data.
 
 
+_RUL_MODEL: dict[str, Any] = {
+    "rul_cap": 125.0,
+    "layers": 2,
+    "min_target_correlation": 0.2,
+    "d_model": 32,
+    "heads": 2,
+    "dropout": 0.2,
+    "batch_size": 256,
+    "n_models": 3,
+    "num_threads": 1,
+}
+"""What the two C-MAPSS protocols' RUL models share: 3 small patch transformers averaged."""
+
+
 def _cmapss_omnimodel(seed: int) -> Any:
     from omnimaint.training.array_estimators import OmniRulRegressor
 
-    # Patches of 5 cycles; 3 models, each early-stopped on its own fifth of the training engines, averaged.
+    # Patches of 5 cycles; each model early-stopped on its own fifth of the training engines.
     # Up to 40 epochs with patience 8 (val_rmse_test_like 15.18, against 15.47 for 5 models x 15 epochs and
     # 15.59 for 5 models each on its own tenth; `omnimaint tune cmapss`, docs/benchmarks.md).
     return OmniRulRegressor(
-        rul_cap=125.0,
-        patch=5,
-        layers=2,
-        min_target_correlation=0.2,
-        d_model=32,
-        heads=2,
-        dropout=0.2,
-        max_epochs=40,
-        batch_size=256,
-        validation_fraction=0.2,
-        patience=8,
-        n_models=3,
-        num_threads=1,
-        random_state=seed,
+        **_RUL_MODEL, patch=5, max_epochs=40, validation_fraction=0.2, patience=8, random_state=seed
     )
 
 
 def _cmapss_long_omnimodel(seed: int) -> Any:
     from omnimaint.training.array_estimators import OmniRulRegressor
 
-    # 80-cycle windows in patches of 10; 3 models on every training engine for 25 epochs (no held-out
-    # engines to stop on), averaged: val_rmse_test_like 13.41 on validation splits 0 and 1, against 14.16
-    # early-stopped on a fifth and 15.79 for the 30-cycle protocol's settings (docs/benchmarks.md).
-    return OmniRulRegressor(
-        rul_cap=125.0,
-        patch=10,
-        layers=2,
-        min_target_correlation=0.2,
-        d_model=32,
-        heads=2,
-        dropout=0.2,
-        max_epochs=25,
-        batch_size=256,
-        validation_fraction=0.0,
-        n_models=3,
-        num_threads=1,
-        random_state=seed,
-    )
+    # 80-cycle windows in patches of 10; each model on every training engine for 25 epochs (no held-out
+    # engines to stop on): val_rmse_test_like 13.41 on validation splits 0 and 1, against 14.16 early-stopped
+    # on a fifth and 14.59 with the `cmapss` settings (docs/benchmarks.md).
+    return OmniRulRegressor(**_RUL_MODEL, patch=10, max_epochs=25, validation_fraction=0.0, random_state=seed)
 
 
 def _cwru_omnimodel(seed: int) -> Any:
