@@ -16,11 +16,10 @@ Sun (RESS 2018):
   at the cap); ``val_rmse_test_like`` scores only their cycles with a true RUL of at most
   ``test_like_max_rul`` against the *uncapped* RUL, as the test does — the one to tune on.
 
-``cmapss-long`` (:data:`LONG_HISTORY`) is the same protocol with windows of the last
-:data:`LONG_HISTORY_WINDOW` cycles: the test engines' histories run 31–303 cycles and all of it is known at
-prediction time, but the 30-cycle window of Li et al. shows a model only the last 30. The length was chosen
-on ``val_rmse_test_like`` (docs/benchmarks.md), never on test engines; windows of shorter histories are
-front-padded as above.
+``cmapss-long`` (:data:`LONG_HISTORY`) is the same protocol with windows of the last 80 cycles: the test
+engines' histories run 31–303 cycles and all of it is known at prediction time, but the 30-cycle window
+of Li et al. shows a model only the last 30. The length was chosen on ``val_rmse_test_like``
+(docs/benchmarks.md), never on test engines; windows of shorter histories are front-padded as above.
 
 Canonical form (see the C-MAPSS adapter): assets ``FD001-train-001`` / ``FD001-test-001`` of type
 ``turbofan`` with metadata ``{"subset", "split", "unit"}``; cycle ``k`` at ``2000-01-01 + k hours``; a
@@ -70,8 +69,7 @@ class CmapssConfig:
     test_like_max_rul: float = 150.0
 
 
-LONG_HISTORY_WINDOW = 80
-LONG_HISTORY = CmapssConfig(window=LONG_HISTORY_WINDOW)
+LONG_HISTORY = CmapssConfig(window=80)
 """The settings of the ``cmapss-long`` protocol."""
 
 
