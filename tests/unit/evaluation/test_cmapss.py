@@ -136,16 +136,37 @@ def test_gbdt_baseline_beats_a_constant(dataset: Dataset) -> None:
     assert learned.metrics["rmse"] < 0.6 * constant
 
 
-def test_long_history_protocol_differs_from_cmapss_only_in_the_window(dataset: Dataset) -> None:
+def test_long_history_protocol_differs_from_cmapss_in_the_window_and_the_age_channel(dataset: Dataset) -> None:
     from omnimaint.evaluation.protocols import LONG_HISTORY, run_protocol
 
+    _Recorder.calls.clear()
+    short = run_protocol(dataset, "cmapss", lambda seed: _Recorder(40.0), seed=0)
+    (_, _), (short_x, _) = _Recorder.calls
     _Recorder.calls.clear()
     long = run_protocol(dataset, "cmapss-long", lambda seed: _Recorder(40.0), seed=0)
     (_, _), (full_x, full_y) = _Recorder.calls
     assert full_x.shape[2] == LONG_HISTORY.window > CmapssConfig().window
+    assert full_x.shape[1] == short_x.shape[1] + 1
+    assert long.details["channels"] == [*short.details["channels"], "age_cycles"]
     # Every cycle still ends one window; a window longer than an engine's history is front-padded.
     engines, _, _ = load_engines(dataset)
     assert len(full_y) == sum(len(e.values) for e in engines if e.split == "train")
     assert (full_x[0, :, 0] == full_x[0, :, -1]).all()  # the first cycle of the first engine, repeated
     assert long.details["config"]["window"] == LONG_HISTORY.window
     assert long.metrics == run_cmapss(dataset, lambda seed: _Recorder(40.0), seed=0, config=LONG_HISTORY).metrics
+
+
+def test_age_channel_counts_the_cycles_recorded_so_far(dataset: Dataset) -> None:
+    engines, _, _ = load_engines(dataset)
+    config = CmapssConfig(window=5, age_channel=True)
+    train, test = build_arrays(engines, config)
+    first = engines[0]
+    assert first.inputs(config).shape == (len(first.values), first.values.shape[1] + 1)
+    # The last training window of the first engine ends at its last cycle: ages n-4 .. n.
+    n = len(first.values)
+    assert train.X[n - 1, -1].tolist() == list(range(n - 4, n + 1))
+    # A test engine's window ends at its last recorded cycle, so its age is its number of cycles.
+    test_engines = [e for e in engines if e.split == "test"]
+    assert test.X[:, -1, -1].tolist() == [len(e.values) for e in test_engines]
+    assert not CmapssConfig().age_channel  # the literature's protocol sees the sensors alone
+    assert build_arrays(engines, CmapssConfig())[0].X.shape[1] == first.values.shape[1]

@@ -62,9 +62,10 @@ def test_protocol_settings_change_the_validation_and_unknown_ones_are_named(cmap
 
     gbdt = {"max_iter": 20}
     long = run_tuning("cmapss-long", cmapss.path, "gbdt", gbdt, seed=1)
-    widened = run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1, protocol_settings={"window": LONG_HISTORY.window})
+    settings = {"window": LONG_HISTORY.window, "age_channel": True}
+    widened = run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1, protocol_settings=settings)
     assert widened.metrics == long.metrics
-    assert widened.protocol_settings == {"window": LONG_HISTORY.window} and long.protocol_settings == {}
+    assert widened.protocol_settings == settings and long.protocol_settings == {}
     assert run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1).metrics != long.metrics
     with pytest.raises(ProtocolError, match=r"no setting 'windows'.*window"):
         run_tuning("cmapss", cmapss.path, "gbdt", gbdt, protocol_settings={"windows": 50})

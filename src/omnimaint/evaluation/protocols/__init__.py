@@ -42,7 +42,7 @@ register_protocol(
         name="cmapss-long",
         run=partial(run_cmapss, config=LONG_HISTORY),
         applies=lambda d: _has_asset_type(d, "turbofan"),
-        summary=f"as cmapss, with windows of the last {LONG_HISTORY.window} cycles (the history a test engine has)",
+        summary=f"as cmapss, with the last {LONG_HISTORY.window} cycles and the engine's age as inputs",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008",
     )
 )

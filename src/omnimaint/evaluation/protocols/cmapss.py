@@ -16,10 +16,11 @@ Sun (RESS 2018):
   at the cap); ``val_rmse_test_like`` scores only their cycles with a true RUL of at most
   ``test_like_max_rul`` against the *uncapped* RUL, as the test does — the one to tune on.
 
-``cmapss-long`` (:data:`LONG_HISTORY`) is the same protocol with windows of the last 80 cycles: the test
-engines' histories run 31–303 cycles and all of it is known at prediction time, but the 30-cycle window
-of Li et al. shows a model only the last 30. The length was chosen on ``val_rmse_test_like``
-(docs/benchmarks.md), never on test engines; windows of shorter histories are front-padded as above.
+``cmapss-long`` (:data:`LONG_HISTORY`) is the same protocol (targets, test points, validation) given what a
+test engine's history holds at prediction time beyond the last 30 cycles of Li et al.: windows of the last
+80 cycles (histories run 31–303 cycles; shorter ones are front-padded as above) and the engine's *age*, the
+cycles recorded since its first (the ``time, in cycles`` column of the NASA files), as one more input
+channel. Both were chosen on ``val_rmse_test_like`` (docs/benchmarks.md), never on test engines.
 
 Canonical form (see the C-MAPSS adapter): assets ``FD001-train-001`` / ``FD001-test-001`` of type
 ``turbofan`` with metadata ``{"subset", "split", "unit"}``; cycle ``k`` at ``2000-01-01 + k hours``; a
@@ -60,6 +61,8 @@ class CmapssConfig:
             (0 skips validation).
         test_like_max_rul: Held-out cycles with at most this true RUL make ``val_rmse_test_like`` (the
             test RULs of FD001 span 7–145 cycles).
+        age_channel: Add the engine's age (cycles since its first record, 1 at the first) as the last input
+            channel, ``age_cycles``.
     """
 
     subset: str | None = None
@@ -67,9 +70,11 @@ class CmapssConfig:
     window: int = 30
     validation_fraction: float = 0.2
     test_like_max_rul: float = 150.0
+    age_channel: bool = False
 
 
-LONG_HISTORY = CmapssConfig(window=80)
+AGE_CHANNEL = "age_cycles"
+LONG_HISTORY = CmapssConfig(window=80, age_channel=True)
 """The settings of the ``cmapss-long`` protocol."""
 
 
@@ -82,12 +87,18 @@ class EngineRecord:
         split: ``train`` or ``test``.
         values: Readings, shape ``(cycles, channels)``.
         rul: True RUL at each cycle (hours between the cycle and the failure), shape ``(cycles,)``.
+        age: Cycles since the engine's first record, 1 at the first, shape ``(cycles,)``.
     """
 
     asset_id: str
     split: str
     values: np.ndarray
     rul: np.ndarray
+    age: np.ndarray
+
+    def inputs(self, config: CmapssConfig) -> np.ndarray:
+        """The input channels of each cycle, shape ``(cycles, channels)``: the readings, then the age if asked."""
+        return np.column_stack([self.values, self.age]) if config.age_channel else self.values
 
 
 def _split_of(asset_id: str, metadata: dict[str, object]) -> str:
@@ -140,7 +151,9 @@ def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[Engi
         values = rows[channels].to_numpy(dtype=np.float64)
         if np.isnan(values).any():
             values = pd.DataFrame(values).ffill().bfill().to_numpy()
-        engines.append(EngineRecord(asset, split, values, ((end - ts) / _CYCLE).to_numpy(dtype=np.float64)))
+        rul = ((end - ts) / _CYCLE).to_numpy(dtype=np.float64)
+        age = ((ts - ts[0]) / _CYCLE).to_numpy(dtype=np.float64) + 1
+        engines.append(EngineRecord(asset, split, values, rul, age))
     return engines, channels, chosen
 
 
@@ -177,7 +190,7 @@ class RulArrays:
 def training_arrays(train: list[EngineRecord], config: CmapssConfig) -> RulArrays:
     """Training windows (every cycle, capped targets), unscaled."""
     return RulArrays(
-        np.concatenate([windows_ending_at(e.values, config.window, np.arange(len(e.values))) for e in train]),
+        np.concatenate([windows_ending_at(e.inputs(config), config.window, np.arange(len(e.values))) for e in train]),
         np.concatenate([np.minimum(e.rul, config.rul_cap) for e in train]),
         np.concatenate([np.full(len(e.values), e.asset_id) for e in train]),
         np.concatenate([e.rul for e in train]),
@@ -190,7 +203,7 @@ def build_arrays(engines: list[EngineRecord], config: CmapssConfig) -> tuple[Rul
     test = [e for e in engines if e.split == "test"]
     if not train or not test:
         raise ProtocolError(f"C-MAPSS needs training and test engines; found {len(train)} and {len(test)}")
-    test_x = [windows_ending_at(e.values, config.window, np.array([len(e.values) - 1])) for e in test]
+    test_x = [windows_ending_at(e.inputs(config), config.window, np.array([len(e.values) - 1])) for e in test]
     test_rul = np.array([e.rul[-1] for e in test])
     return (
         training_arrays(train, config),
@@ -275,12 +288,13 @@ def run_cmapss(
     train_raw, test_raw = build_arrays(engines, config)
     metrics = _validate(train_raw, factory, seed, seed, config) if config.validation_fraction > 0 else {}
     (train, test), keep = _standardize(train_raw, [test_raw])
+    input_channels = [*channels, AGE_CHANNEL] if config.age_channel else channels
     predicted = _fit_predict(factory, seed, train, test)
     metrics = {"rmse": rmse(test.y, predicted), "nasa_score": nasa_score(test.y, predicted), **metrics}
     details = {
         "subset": subset,
         "config": asdict(config),
-        "channels": [c for c, k in zip(channels, keep, strict=True) if k],
+        "channels": [c for c, k in zip(input_channels, keep, strict=True) if k],
         "n_train_engines": len(np.unique(train.engines)),
         "n_train_windows": len(train.y),
         "n_test_engines": len(test.y),
