@@ -52,7 +52,7 @@ bench: install-dev
 experiments: install-dev
 	$(BIN)/omnimaint simulate --assets 30 --days 90 --seed 11 --fault-rate-scale 3 --out $(EXPERIMENTS_OUT)/plant --overwrite
 	$(BIN)/omnimaint experiment ablation $(EXPERIMENTS_OUT)/plant --out $(EXPERIMENTS_OUT)/ablation --config configs/sim-experiment.yaml --split-seeds 0,1,2
-	$(BIN)/omnimaint experiment label-efficiency $(EXPERIMENTS_OUT)/plant --out $(EXPERIMENTS_OUT)/label-efficiency --config configs/sim-experiment.yaml --fraction 0.1 --seeds 0,1,2 --finetune-epochs 20
+	$(BIN)/omnimaint experiment label-efficiency $(EXPERIMENTS_OUT)/plant --out $(EXPERIMENTS_OUT)/label-efficiency --config configs/sim-experiment.yaml --fraction 0.1 --seeds 0,1,2 --split-seeds 0,1,2 --finetune-epochs 20
 
 lint: install-dev
 	$(BIN)/ruff check src tests

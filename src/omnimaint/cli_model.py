@@ -281,7 +281,7 @@ def experiment(
     fraction: Annotated[float, typer.Option(help="label-efficiency: share of training labels used.")] = 0.1,
     seeds: Annotated[str, typer.Option(help="label-efficiency: comma-separated seeds.")] = "0,1,2",
     split_seeds: Annotated[
-        str | None, typer.Option(help="ablation: comma-separated asset-split seeds (default: the config's).")
+        str | None, typer.Option(help="Comma-separated asset-split seeds to repeat over (default: the config's).")
     ] = None,
     finetune_epochs: Annotated[
         int | None, typer.Option(help="label-efficiency: fine-tuning epochs (over the labelled windows only).")
@@ -293,10 +293,11 @@ def experiment(
     from omnimaint.training.experiments import label_efficiency, modality_ablation
 
     settings = _training_config(dataset, out, config, set_, None, epochs=epochs, progress=progress)
+    splits = _seeds(split_seeds) if split_seeds is not None else None
     if name == "ablation":
-        modality_ablation(settings, out, _seeds(split_seeds) if split_seeds is not None else None)
+        modality_ablation(settings, out, splits)
     elif name == "label-efficiency":
-        label_efficiency(settings, out, fraction, _seeds(seeds), finetune_epochs)
+        label_efficiency(settings, out, fraction, _seeds(seeds), finetune_epochs, splits)
     else:
         raise ConfigError(f"unknown experiment {name!r}; choose ablation or label-efficiency")
     console.print((out / "results.md").read_text())

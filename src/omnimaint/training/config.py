@@ -63,6 +63,9 @@ class OptimConfig(_Frozen):
             multiplier of the modality encoders (fusion and heads keep ``lr``; the cosine schedule
             anneals every group to ``lr * scale / 20``): below 1, the randomly initialised heads' early
             gradients do not overwrite what the encoders learned without labels. No effect otherwise.
+        pretrained_frozen_epochs: When fine-tuning starts from pretraining, the modality encoders stay fixed
+            for this many first epochs while fusion and heads fit them, then all layers train ("linear
+            probing, then fine-tuning", Kumar et al., ICLR 2022). No effect otherwise.
     """
 
     lr: float = Field(default=2e-3, gt=0)
@@ -74,6 +77,7 @@ class OptimConfig(_Frozen):
     limit_train_batches: int | None = Field(default=None, ge=1)
     select_on: Literal["loss", "score"] = "loss"
     pretrained_lr_scale: float = Field(default=1.0, gt=0, le=1)
+    pretrained_frozen_epochs: int = Field(default=0, ge=0)
 
 
 class PretrainObjective(_Frozen):

@@ -4,7 +4,7 @@
   left-out modality (trained without it), and the fused model with each modality masked at inference;
   all on the held-out assets of one split, or repeated over several seeded asset splits.
 - :func:`label_efficiency`: fine-tuning from self-supervised pretraining against fine-tuning from
-  scratch, with a fraction of the training labels, over several seeds.
+  scratch, with a fraction of the training labels, over several seeds (and optionally asset splits).
 
 Both write ``results.json`` and ``results.md`` (a markdown table) into their output folder. Each run
 keeps its scores in ``scores.json`` in its own folder; a rerun into the same folder reuses them, so an
@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from omnimaint.evaluation.model_eval import evaluate_bundle
-from omnimaint.training.config import TrainConfig
+from omnimaint.training.config import OptimConfig, TrainConfig
 from omnimaint.training.run import BUNDLE_DIR, pretrain, train
 
 logger = logging.getLogger(__name__)
@@ -186,41 +187,85 @@ def label_efficiency(
     fraction: float = 0.1,
     seeds: tuple[int, ...] = (0, 1, 2),
     finetune_epochs: int | None = None,
+    split_seeds: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune with ``fraction`` of the training labels, from pretraining and from scratch, per seed.
 
     Pretraining uses every training window without labels (the same split, so test assets stay unseen).
     Fine-tuning epochs run over the labelled windows only, so they are ``1 / fraction`` times shorter than
     pretraining epochs; ``finetune_epochs`` (default: the config's) lets both starts train longer.
+
+    With ``split_seeds`` the comparison is repeated on each seeded asset split (runs in
+    ``out/split_<seed>/``). Both starts of one (split, seed) share the split, the labelled blocks and the
+    seed, so the table also gives their paired difference, which varies far less than either start.
     """
-    results: dict[str, Any] = {"fraction": fraction, "seeds": list(seeds), "scratch": [], "pretrained": []}
+    splits = split_seeds if split_seeds is not None else (config.data.split_seed,)
+    results: dict[str, Any] = {
+        "fraction": fraction,
+        "seeds": list(seeds),
+        "split_seeds": list(splits),
+        "scratch": [],
+        "pretrained": [],
+    }
     optim = config.optim.model_copy(update={"max_epochs": finetune_epochs or config.optim.max_epochs})
-    for seed in seeds:
-        pretrained = out / f"pretrain_{seed}"
-        for name, init in (("scratch", None), ("pretrained", pretrained)):
+    for split in splits:
+        base = out / f"split_{split}" if split_seeds is not None else out
+        split_config = _with(config, config.out, data={"split_seed": split})
+        for seed in seeds:
+            pretrained = base / f"pretrain_{seed}"
+            for name, init in (("scratch", None), ("pretrained", pretrained)):
+                folder = base / f"{name}_{seed}"
+                run = partial(_label_efficiency_run, split_config, folder, init, seed, fraction, optim)
+                scores = _once(folder, run)
+                results[name].append({"split_seed": split, "seed": seed, **scores})
+                logger.info("split %d, %s seed %d: %s", split, name, seed, scores)
+    for name in ("scratch", "pretrained"):
+        results[f"{name}_mean"] = _mean([{k: r[k] for k, _ in _LABEL_METRICS} for r in results[name]])
+    _write(out, results, _label_efficiency_tables(results))
+    return results
 
-            def run(name: str = name, init: Path | None = init, seed: int = seed) -> dict[str, Any]:
-                if init is not None and not (init / BUNDLE_DIR).is_dir():  # pretrained once per seed
-                    assert pretrain(_with(config, init, seed=seed)) is not None
-                folder = out / f"{name}_{seed}"
-                labelled = {"label_fraction": fraction}
-                bundle = train(_with(config, folder, seed=seed, init_from=init, optim=optim, data=labelled))
-                assert bundle is not None
-                evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
-                return _score(evaluation.metrics)
 
-            results[name].append(_once(out / f"{name}_{seed}", run))
-            logger.info("%s seed %d: %s", name, seed, results[name][-1])
+def _label_efficiency_run(
+    config: TrainConfig, folder: Path, init: Path | None, seed: int, fraction: float, optim: OptimConfig
+) -> dict[str, Any]:
+    """Fine-tune one start (pretraining it first into ``init`` if needed) and score it on the test split."""
+    if init is not None and not (init / BUNDLE_DIR).is_dir():  # pretrained once per seed
+        assert pretrain(_with(config, init, seed=seed)) is not None
+    labelled = {"label_fraction": fraction}
+    bundle = train(_with(config, folder, seed=seed, init_from=init, optim=optim, data=labelled))
+    assert bundle is not None
+    evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
+    return _score(evaluation.metrics)
+
+
+_LABEL_METRICS = (("failure_auroc", "failure AUROC"), ("fault_macro_f1", "fault macro-F1 (before failure)"))
+
+
+def _label_efficiency_tables(results: dict[str, Any]) -> list[str]:
+    """Mean ± sd of each start, their paired difference, and every (split, seed) pair."""
+    runs = len(results["scratch"])
     lines = [
-        f"| start | failure AUROC (mean ± sd over {len(seeds)} seeds) | fault macro-F1 (before failure) |",
+        f"| start | {' | '.join(f'{title}, mean ± sd over {runs} runs' for _, title in _LABEL_METRICS)} |",
         "|---|---|---|",
     ]
     for name in ("scratch", "pretrained"):
-        results[f"{name}_mean"] = _mean(results[name])
-        cells = [_cell([r[key] for r in results[name]]) for key in ("failure_auroc", "fault_macro_f1")]
-        lines.append(f"| {name} | {' | '.join(cells)} |")
-    _write(out, results, lines)
-    return results
+        lines.append(f"| {name} | {' | '.join(_cell([r[k] for r in results[name]]) for k, _ in _LABEL_METRICS)} |")
+    pairs = list(zip(results["scratch"], results["pretrained"], strict=True))
+    cells = []
+    for key, _ in _LABEL_METRICS:
+        differences = [p[key] - s[key] for s, p in pairs if s[key] is not None and p[key] is not None]
+        wins = sum(d > 0 for d in differences)
+        cells.append(f"{_cell(differences)} (pretrained ahead in {wins} of {len(differences)})")
+    lines.append(f"| pretrained − scratch, paired | {' | '.join(cells)} |")
+    lines += [
+        "",
+        "| split | seed | AUROC scratch | AUROC pretrained | F1 scratch | F1 pretrained |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s, p in pairs:
+        figures = [_fmt(r[k]) for k, _ in _LABEL_METRICS for r in (s, p)]
+        lines.append(f"| {s['split_seed']} | {s['seed']} | {' | '.join(figures)} |")
+    return lines
 
 
 def _write(out: Path, results: dict[str, Any], lines: list[str]) -> None:

@@ -156,8 +156,14 @@ def _fit(
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
     else:
         weights = _fault_weights(prepared.train, prepared.model.config.n_fault_classes)
-        scale = config.optim.pretrained_lr_scale if config.init_from is not None else 1.0
-        task = FineTuneTask(prepared.model, config.optim, weights, encoder_lr_scale=scale)
+        pretrained = config.init_from is not None
+        task = FineTuneTask(
+            prepared.model,
+            config.optim,
+            weights,
+            encoder_lr_scale=config.optim.pretrained_lr_scale if pretrained else 1.0,
+            frozen_encoder_epochs=config.optim.pretrained_frozen_epochs if pretrained else 0,
+        )
     # Pretraining has no labels to score: it always selects on its loss.
     select_on = config.optim.select_on if kind == "model" else "loss"
     if prepared.val is not None and select_on == "score":

@@ -29,13 +29,17 @@ from omnimaint.training.selection import SCORE_NAME, EarlyWarningScore
 class _Task(L.LightningModule):
     """Shared loop hooks: subclasses say what the losses are (:meth:`losses`) and how they add up for
     training (:meth:`train_total`) and for validation and early stopping (:meth:`val_total`).
-    ``encoder_lr_scale`` multiplies the encoders' learning rate."""
+    ``encoder_lr_scale`` multiplies the encoders' learning rate; the encoders stay fixed during the first
+    ``frozen_encoder_epochs`` epochs."""
 
-    def __init__(self, model: OmniModel, optim: OptimConfig, encoder_lr_scale: float = 1.0) -> None:
+    def __init__(
+        self, model: OmniModel, optim: OptimConfig, encoder_lr_scale: float = 1.0, frozen_encoder_epochs: int = 0
+    ) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
         self.encoder_lr_scale = encoder_lr_scale
+        self.frozen_encoder_epochs = frozen_encoder_epochs
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -62,6 +66,13 @@ class _Task(L.LightningModule):
         self.log("val_loss", self.val_total(losses), prog_bar=True, batch_size=size, sync_dist=True)
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=size, sync_dist=True)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Dropping the encoders' gradients (after backward, so data-parallel reduction is untouched) makes
+        # AdamW skip them entirely: no step, no weight decay, no moment estimates from the warm-up.
+        if self.current_epoch < self.frozen_encoder_epochs:
+            for parameter in self.model.encoders.parameters():
+                parameter.grad = None
 
     def configure_optimizers(self) -> Any:
         lr, scale = self.optim.lr, self.encoder_lr_scale
@@ -91,6 +102,7 @@ class FineTuneTask(_Task):
         optim: Optimiser settings.
         fault_weights: Optional class weights of the fault-type loss (rare faults matter).
         encoder_lr_scale: Learning-rate multiplier of the encoders (below 1 to keep pretrained features).
+        frozen_encoder_epochs: First epochs in which only fusion and heads learn (to keep pretrained features).
         early_warning_score: Log ``val_score`` (off for the single-head protocol estimators, whose
             labels are not failures).
     """
@@ -104,8 +116,9 @@ class FineTuneTask(_Task):
         fault_weights: torch.Tensor | None = None,
         encoder_lr_scale: float = 1.0,
         early_warning_score: bool = True,
+        frozen_encoder_epochs: int = 0,
     ) -> None:
-        super().__init__(model, optim, encoder_lr_scale)
+        super().__init__(model, optim, encoder_lr_scale, frozen_encoder_epochs)
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
         self.score = EarlyWarningScore() if early_warning_score else None

@@ -115,3 +115,36 @@ def test_label_efficiency_compares_pretrained_and_scratch(
     assert pretrained == ["pretrain_0", "pretrain_1"]
     assert results["pretrained_mean"]["failure_auroc"] == pytest.approx(0.8)
     assert results["scratch_mean"]["failure_auroc"] == pytest.approx(0.6)
+
+
+def test_label_efficiency_repeats_over_asset_splits_and_pairs_the_starts(
+    config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[tuple[int, str, int]] = []
+    monkeypatch.setattr(experiments, "pretrain", lambda run: run.out)
+
+    def fake_train(run: TrainConfig) -> Path:
+        trained.append((run.data.split_seed, run.out.name, run.seed))
+        return run.out
+
+    # The pretrained start is ahead on splits 0 and 2 only; the scratch score depends on the split.
+    def fake_evaluate(bundle: Path, *args: Any, **kwargs: Any) -> SimpleNamespace:
+        split = int(Path(bundle).parent.name.removeprefix("split_"))
+        scratch = 0.5 + 0.1 * split
+        auroc = scratch + (0.05 if split != 1 else -0.02) if "pretrained" in Path(bundle).name else scratch
+        return SimpleNamespace(metrics=_metrics(auroc))
+
+    monkeypatch.setattr(experiments, "train", fake_train)
+    monkeypatch.setattr(experiments, "evaluate_bundle", fake_evaluate)
+    out = tmp_path / "le"
+    results = experiments.label_efficiency(config, out, seeds=(0,), split_seeds=(0, 1, 2))
+    assert trained == [(s, name, 0) for s in (0, 1, 2) for name in ("scratch_0", "pretrained_0")]
+    assert (out / "split_2" / "pretrained_0" / experiments.SCORES).is_file()
+    assert [r["split_seed"] for r in results["pretrained"]] == [0, 1, 2]
+    table = (out / "results.md").read_text()
+    assert "(pretrained ahead in 2 of 3)" in table
+    assert "| 1 | 0 | 0.600 | 0.580 |" in table  # split 1, seed 0: scratch then pretrained AUROC
+    # Rerunning into the same folder reuses every finished run.
+    trained.clear()
+    assert experiments.label_efficiency(config, out, seeds=(0,), split_seeds=(0, 1, 2)) == results
+    assert trained == []

@@ -41,6 +41,16 @@ def test_fine_tuning_starts_from_pretrained_weights(small_plant: Path, tmp_path:
     for name, tensor in prepared.model.state_dict().items():
         assert torch.equal(tensor, bundle.state_dict[name]), name
     assert prepared.preprocessor.state == bundle.preprocessor
+    # With the encoders frozen for the only epoch, fine-tuning moves fusion and heads and no encoder weight
+    # (BatchNorm running statistics are buffers, not weights, and follow the data).
+    settings = {"optim.limit_train_batches": 2, "optim.max_epochs": 1, "optim.pretrained_frozen_epochs": 1}
+    tuned = train(tiny_config(small_plant, tmp_path / "probe", init_from=str(tmp_path / "pre"), **settings))
+    assert tuned is not None
+    weights = _weights(tuned)
+    encoders = [f"encoders.{name}" for name, _ in prepared.model.encoders.named_parameters()]
+    assert encoders and all(torch.equal(weights[name], bundle.state_dict[name]) for name in encoders)
+    others = [name for name, _ in prepared.model.named_parameters() if name not in encoders]
+    assert any(not torch.equal(weights[name], bundle.state_dict[name]) for name in others)
 
 
 def test_masked_patch_pretraining_runs_with_the_temporal_conv_encoder(small_plant: Path, tmp_path: Path) -> None:
