@@ -220,7 +220,8 @@ def label_efficiency(
                 results[name].append({"split_seed": split, "seed": seed, **scores})
                 logger.info("split %d, %s seed %d: %s", split, name, seed, scores)
     for name in ("scratch", "pretrained"):
-        results[f"{name}_mean"] = _mean([{k: r[k] for k, _ in _LABEL_METRICS} for r in results[name]])
+        runs = [{k: v for k, v in r.items() if k not in ("split_seed", "seed")} for r in results[name]]
+        results[f"{name}_mean"] = _mean(runs)
     _write(out, results, _label_efficiency_tables(results))
     return results
 

@@ -141,6 +141,7 @@ def test_label_efficiency_repeats_over_asset_splits_and_pairs_the_starts(
     assert trained == [(s, name, 0) for s in (0, 1, 2) for name in ("scratch_0", "pretrained_0")]
     assert (out / "split_2" / "pretrained_0" / experiments.SCORES).is_file()
     assert [r["split_seed"] for r in results["pretrained"]] == [0, 1, 2]
+    assert results["scratch_mean"]["failure_ap"] == pytest.approx(0.3)  # every score is averaged
     table = (out / "results.md").read_text()
     assert "(pretrained ahead in 2 of 3)" in table
     assert "| 1 | 0 | 0.600 | 0.580 |" in table  # split 1, seed 0: scratch then pretrained AUROC
