@@ -91,6 +91,12 @@ class PretrainObjective(_Frozen):
         hide: Which telemetry patches are hidden: ``random`` ones (masked modelling), or the ``latest``
             ones, so that reconstructing them is forecasting the window's end from its start — closer to
             what failure prediction needs.
+        negatives: What a window's modalities are told apart from in the contrastive objective: the other
+            windows of the batch (``batch``, as in CLIP), or only the other windows of the same asset
+            (``asset``): then which machine a window comes from cannot match its modalities, only what
+            changes over time can (subject-aware contrastive learning, Cheng et al. 2020). Training
+            batches are then drawn as runs of ``asset_group`` windows per asset.
+        asset_group: Windows of one asset that are drawn together with ``negatives: asset``.
     """
 
     contrastive_weight: float = Field(default=1.0, ge=0)
@@ -98,6 +104,8 @@ class PretrainObjective(_Frozen):
     mask_ratio: float = Field(default=0.3, gt=0, lt=1)
     temperature: float = Field(default=0.1, gt=0)
     hide: Literal["random", "latest"] = "random"
+    negatives: Literal["batch", "asset"] = "batch"
+    asset_group: int = Field(default=8, ge=2)
 
 
 class TrainConfig(_Frozen):

@@ -15,6 +15,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -66,9 +67,12 @@ class TrainingBatch:
 
     inputs: ModelInputs
     labels: LabelTensors
+    groups: torch.Tensor | None = None
+    """(B,) long: which asset each window comes from (a number per asset of the split), if known."""
 
     def to(self, device: torch.device) -> TrainingBatch:
-        return TrainingBatch(self.inputs.to(device), self.labels.to(device))
+        groups = self.groups.to(device) if self.groups is not None else None
+        return TrainingBatch(self.inputs.to(device), self.labels.to(device), groups)
 
 
 def labelled_mask(windows: WindowedDataset, fraction: float, seed: int) -> np.ndarray:
@@ -120,14 +124,32 @@ class GlobalBatchSampler(Sampler[list[int]]):
         shuffle: Permute per epoch (seeded by ``seed`` and the epoch Lightning passes to ``set_epoch``).
         seed: Seed of the permutation.
         limit: Cap on global batches per epoch.
+        groups: With ``group_size``: a group (asset) per index; shuffled batches are then made of runs of
+            ``group_size`` indices of one group (drawn at random within it), so that a window's batch holds
+            others of its group.
+        group_size: Indices of one group that follow each other (the last run of a group may be shorter).
     """
 
-    def __init__(self, size: int, global_batch: int, *, shuffle: bool, seed: int, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        global_batch: int,
+        *,
+        shuffle: bool,
+        seed: int,
+        limit: int | None = None,
+        groups: np.ndarray | None = None,
+        group_size: int | None = None,
+    ) -> None:
+        if (groups is None) != (group_size is None) or (groups is not None and len(groups) != size):
+            raise ValueError("groups (one per index) and group_size go together")
         self.size = size
         self.global_batch = global_batch
         self.shuffle = shuffle
         self.seed = seed
         self.limit = limit
+        self.groups = groups
+        self.group_size = group_size
         self.sampler = EpochCounter()
 
     @staticmethod
@@ -136,10 +158,22 @@ class GlobalBatchSampler(Sampler[list[int]]):
             return dist.get_rank(), dist.get_world_size()
         return 0, 1
 
-    def _batches(self) -> list[np.ndarray]:
+    def _order(self) -> np.ndarray:
         order = np.arange(self.size)
-        if self.shuffle:
-            np.random.default_rng([self.seed, self.sampler.epoch]).shuffle(order)
+        if not self.shuffle:
+            return order
+        rng = np.random.default_rng([self.seed, self.sampler.epoch])
+        if self.groups is None or self.group_size is None:
+            rng.shuffle(order)
+            return order
+        runs = []
+        for group in np.unique(self.groups):
+            members = rng.permutation(np.flatnonzero(self.groups == group))
+            runs += [members[i : i + self.group_size] for i in range(0, len(members), self.group_size)]
+        return np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+
+    def _batches(self) -> list[np.ndarray]:
+        order = self._order()
         batches = [order[i : i + self.global_batch] for i in range(0, self.size, self.global_batch)]
         return batches[: self.limit] if self.limit is not None else batches
 
@@ -162,12 +196,19 @@ class Collate:
         self.preprocessor = preprocessor
         self.labelled = labelled
         self.rul_cap_hours = windows.spec.rul_cap.total_seconds() / 3600
+        self.groups = asset_groups(windows)
 
     def __call__(self, indices: list[int]) -> TrainingBatch:
         idx = np.asarray(indices, dtype=np.int64)
         batch = self.windows.batch(idx)
         labels = LabelTensors.from_labels(batch.labels, self.rul_cap_hours, self.labelled[idx])
-        return TrainingBatch(self.preprocessor(batch), labels)
+        return TrainingBatch(self.preprocessor(batch), labels, torch.from_numpy(self.groups[idx]))
+
+
+def asset_groups(windows: WindowedDataset) -> np.ndarray:
+    """A number per window saying which asset it comes from (0 .. assets-1, in order of asset id)."""
+    codes, _ = pd.factorize(windows.anchors["asset_id"], sort=True)
+    return codes.astype(np.int64)
 
 
 class WindowDataModule(L.LightningDataModule):
@@ -184,6 +225,7 @@ class WindowDataModule(L.LightningDataModule):
         num_workers: int = 0,
         label_fraction: float = 1.0,
         limit_train_batches: int | None = None,
+        asset_group: int | None = None,
     ) -> None:
         super().__init__()
         self.train = train
@@ -194,6 +236,8 @@ class WindowDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.labelled = labelled_mask(train, label_fraction, seed)
         self.limit_train_batches = limit_train_batches
+        self.asset_group = asset_group
+        """Draw training batches as runs of this many windows of one asset (see :class:`GlobalBatchSampler`)."""
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         return batch.to(device) if isinstance(batch, TrainingBatch) else batch
@@ -203,11 +247,22 @@ class WindowDataModule(L.LightningDataModule):
         # so an unlabelled window would cost a forward and backward pass and contribute nothing.
         rows = None if labelled.all() else np.flatnonzero(labelled)
         indices = Indices(len(windows), rows)
-        sampler = GlobalBatchSampler(len(indices), self.batch_size, shuffle=shuffle, seed=self.seed, limit=limit)
+        collate = Collate(windows, self.preprocessor, labelled)
+        grouped = shuffle and self.asset_group is not None
+        groups = collate.groups[rows if rows is not None else slice(None)] if grouped else None
+        sampler = GlobalBatchSampler(
+            len(indices),
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            limit=limit,
+            groups=groups,
+            group_size=self.asset_group if grouped else None,
+        )
         return DataLoader(
             indices,
             batch_sampler=sampler,
-            collate_fn=Collate(windows, self.preprocessor, labelled),
+            collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -101,15 +101,32 @@ class UncertaintyWeighting(nn.Module):
         return {task: float(torch.exp(-s)) for task, s in zip(self.tasks, self.log_variance, strict=True)}
 
 
-def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE (CLIP) between paired rows of (N, D) L2-normalised ``a`` and ``b``."""
+def info_nce(
+    a: torch.Tensor, b: torch.Tensor, temperature: torch.Tensor, groups: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Symmetric InfoNCE (CLIP) between paired rows of (N, D) L2-normalised ``a`` and ``b``.
+
+    With ``groups`` (N,), a row's negatives are only the rows of its own group, and rows alone in their
+    group (nothing to tell apart) are left out.
+    """
     logits = a @ b.T / temperature
     target = torch.arange(a.shape[0], device=a.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    if groups is None:
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    same = groups[:, None] == groups[None, :]
+    rows = same.sum(dim=1) > 1
+    if not rows.any():
+        return logits.sum() * 0.0
+    logits = logits.masked_fill(~same, float("-inf"))
+    return 0.5 * (F.cross_entropy(logits[rows], target[rows]) + F.cross_entropy(logits.T[rows], target[rows]))
 
 
 def cross_modal_contrastive(
-    pooled: list[torch.Tensor], present: torch.Tensor, temperature: torch.Tensor, min_pairs: int = 4
+    pooled: list[torch.Tensor],
+    present: torch.Tensor,
+    temperature: torch.Tensor,
+    min_pairs: int = 4,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean InfoNCE over every pair of modalities, on the samples that have both.
 
@@ -118,13 +135,15 @@ def cross_modal_contrastive(
         present: (B, M) which modalities each sample has.
         temperature: Softmax temperature.
         min_pairs: A pair of modalities shared by fewer samples is skipped (too few negatives).
+        groups: (B,) if given, negatives come only from a sample's own group (see :func:`info_nce`).
     """
     terms = []
     for i in range(len(pooled)):
         for j in range(i + 1, len(pooled)):
             both = present[:, i] & present[:, j]
             if int(both.sum()) >= min_pairs:
-                terms.append(info_nce(pooled[i][both], pooled[j][both], temperature))
+                group = groups[both] if groups is not None else None
+                terms.append(info_nce(pooled[i][both], pooled[j][both], temperature, group))
     if not terms:
         return pooled[0].sum() * 0.0
     return torch.stack(terms).mean()

@@ -119,9 +119,12 @@ def _trainer(config: TrainConfig, select_on: Literal["loss", "score"] | None) ->
     )
 
 
-def _datamodule(config: TrainConfig, prepared: Prepared, label_fraction: float) -> WindowDataModule:
+def _datamodule(
+    config: TrainConfig, prepared: Prepared, label_fraction: float, kind: Literal["model", "pretrained"]
+) -> WindowDataModule:
     if config.optim.batch_size % config.devices:
         raise ConfigError(f"batch size {config.optim.batch_size} must divide evenly over {config.devices} devices")
+    grouped = kind == "pretrained" and config.pretrain.negatives == "asset"
     return WindowDataModule(
         prepared.train,
         prepared.val,
@@ -131,6 +134,7 @@ def _datamodule(config: TrainConfig, prepared: Prepared, label_fraction: float) 
         num_workers=config.num_workers,
         label_fraction=label_fraction,
         limit_train_batches=config.optim.limit_train_batches,
+        asset_group=config.pretrain.asset_group if grouped else None,
     )
 
 
@@ -169,7 +173,7 @@ def _fit(
     if prepared.val is not None and select_on == "score":
         check_scorable(prepared.val.labels)
     trainer = _trainer(config, select_on if prepared.val is not None else None)
-    trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction), ckpt_path=config.resume)
+    trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction, kind), ckpt_path=config.resume)
     if not trainer.is_global_zero:
         return None
     bundle = Bundle(

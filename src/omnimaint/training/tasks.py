@@ -206,7 +206,8 @@ class PretrainTask(_Task):
         ]
         present = torch.stack([v.any(dim=-1) for v in valid], dim=1)
         temperature = self.log_temperature.exp().clamp(min=0.01, max=1.0)
-        losses = {"contrastive": cross_modal_contrastive(embeddings, present, temperature)}
+        groups = batch.groups if self.objective.negatives == "asset" else None
+        losses = {"contrastive": cross_modal_contrastive(embeddings, present, temperature, groups=groups)}
         if self.reconstruct is not None and targets is not None and scored is not None:
             index = self.model.config.modalities.index("telemetry")
             predicted = self.reconstruct(tokens[index])  # (B, T, P·C)

@@ -92,6 +92,63 @@ def test_latest_patch_hiding_hides_the_end_of_every_window(small_plant: Path, tm
     assert scored[:, n_tokens - hidden_tokens :].any()
 
 
+def test_grouped_batches_are_runs_of_one_asset_drawn_at_random(monkeypatch: pytest.MonkeyPatch) -> None:
+    groups = np.repeat(np.arange(5), 8)  # 5 assets x 8 windows
+    sampler = GlobalBatchSampler(40, 8, shuffle=True, seed=3, groups=groups, group_size=4)
+    batches = list(sampler)
+    assert sorted(i for batch in batches for i in batch) == list(range(40))  # every window once
+    for batch in batches:  # two runs of 4 windows of one asset each
+        assert len(set(groups[batch[:4]])) == 1 and len(set(groups[batch[4:]])) == 1
+    assert batches == list(GlobalBatchSampler(40, 8, shuffle=True, seed=3, groups=groups, group_size=4))
+    assert batches != list(GlobalBatchSampler(40, 8, shuffle=True, seed=4, groups=groups, group_size=4))
+    runs = {tuple(sorted(batch[:4])) for batch in batches}
+    assert runs != {tuple(range(g * 8, g * 8 + 4)) for g in range(5)} | {
+        tuple(range(g * 8 + 4, g * 8 + 8)) for g in range(5)
+    }
+    for rank in range(2):  # on two ranks each half of a batch keeps windows of both runs' assets
+        monkeypatch.setattr(GlobalBatchSampler, "_rank_world", staticmethod(lambda rank=rank: (rank, 2)))
+        part = list(GlobalBatchSampler(40, 8, shuffle=True, seed=3, groups=groups, group_size=4))
+        assert [sorted(groups[p]) for p in part] == [sorted(groups[b[rank::2]]) for b in batches]
+    with pytest.raises(ValueError, match="go together"):
+        GlobalBatchSampler(40, 8, shuffle=True, seed=3, groups=groups)
+
+
+def test_asset_negatives_contrast_windows_of_one_asset_only(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.training.losses import info_nce
+    from omnimaint.training.tasks import PretrainTask
+
+    torch.manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(7, 4), dim=-1)
+    b = torch.nn.functional.normalize(a + 0.5 * torch.randn(7, 4), dim=-1)
+    groups = torch.tensor([0, 0, 0, 1, 1, 1, 2])  # the last window is alone: nothing to tell it from
+    temperature = torch.tensor(0.1)
+    per_group = [info_nce(a[:3], b[:3], temperature), info_nce(a[3:6], b[3:6], temperature)]
+    assert torch.allclose(info_nce(a, b, temperature, groups), torch.stack(per_group).mean())
+    assert torch.allclose(info_nce(a, b, temperature, torch.zeros(7, dtype=torch.long)), info_nce(a, b, temperature))
+    assert info_nce(a, b, temperature, torch.arange(7)) == 0.0
+
+    config = tiny_config(small_plant, tmp_path, **{"pretrain.negatives": "asset", "pretrain.asset_group": 4})
+    prepared = prepare(config)
+    module = WindowDataModule(prepared.train, None, prepared.preprocessor, batch_size=8, seed=0, asset_group=4)
+    loader = module.train_dataloader()
+    anchors = prepared.train.anchors["asset_id"].to_numpy()
+    names = sorted(set(anchors))
+    batches = list(zip(loader.batch_sampler, loader, strict=True))
+    for positions, batch in batches:
+        assert batch.groups is not None
+        assert [names[g] for g in batch.groups.tolist()] == [anchors[p] for p in positions]
+    batch = next(b for _, b in batches if b.groups is not None and len(set(b.groups.tolist())) > 1)
+    torch.manual_seed(0)
+    within = PretrainTask(prepared.model, config.optim, config.pretrain).losses(batch)["contrastive"]
+    torch.manual_seed(0)
+    across = PretrainTask(prepared.model, config.optim, config.pretrain.model_copy(update={"negatives": "batch"}))
+    assert not torch.isclose(within, across.losses(batch)["contrastive"])
+    pretrained = pretrain(
+        config.model_copy(update={"optim": config.optim.model_copy(update={"limit_train_batches": 2})})
+    )
+    assert pretrained is not None
+
+
 def test_resume_continues_from_a_checkpoint(small_plant: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train(tiny_config(small_plant, out, **{"optim.limit_train_batches": 2})) is not None
