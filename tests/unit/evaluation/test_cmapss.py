@@ -10,8 +10,10 @@ import pytest
 
 from omnimaint.data import Dataset
 from omnimaint.evaluation.metrics import nasa_score, rmse
+from omnimaint.evaluation.protocols.base import ProtocolError
 from omnimaint.evaluation.protocols.cmapss import (
     CmapssConfig,
+    EngineRecord,
     build_arrays,
     load_engines,
     run_cmapss,
@@ -136,7 +138,9 @@ def test_gbdt_baseline_beats_a_constant(dataset: Dataset) -> None:
     assert learned.metrics["rmse"] < 0.6 * constant
 
 
-def test_long_history_protocol_differs_from_cmapss_in_the_window_and_the_age_channel(dataset: Dataset) -> None:
+def test_long_history_protocol_differs_from_cmapss_in_the_window_and_the_drift_and_age_channels(
+    dataset: Dataset,
+) -> None:
     from omnimaint.evaluation.protocols import LONG_HISTORY, run_protocol
 
     _Recorder.calls.clear()
@@ -146,8 +150,9 @@ def test_long_history_protocol_differs_from_cmapss_in_the_window_and_the_age_cha
     long = run_protocol(dataset, "cmapss-long", lambda seed: _Recorder(40.0), seed=0)
     (_, _), (full_x, full_y) = _Recorder.calls
     assert full_x.shape[2] == LONG_HISTORY.window > CmapssConfig().window
-    assert full_x.shape[1] == short_x.shape[1] + 1
-    assert long.details["channels"] == [*short.details["channels"], "age_cycles"]
+    readings = short.details["channels"]
+    assert full_x.shape[1] == 2 * short_x.shape[1] + 1
+    assert long.details["channels"] == [*readings, *(f"drift_{c}" for c in readings), "age_cycles"]
     # Every cycle still ends one window; a window longer than an engine's history is front-padded.
     engines, _, _ = load_engines(dataset)
     assert len(full_y) == sum(len(e.values) for e in engines if e.split == "train")
@@ -169,4 +174,27 @@ def test_age_channel_counts_the_cycles_recorded_so_far(dataset: Dataset) -> None
     test_engines = [e for e in engines if e.split == "test"]
     assert test.X[:, -1, -1].tolist() == [len(e.values) for e in test_engines]
     assert not CmapssConfig().age_channel  # the literature's protocol sees the sensors alone
+    assert CmapssConfig().baseline_cycles == 0
     assert build_arrays(engines, CmapssConfig())[0].X.shape[1] == first.values.shape[1]
+
+
+def test_drift_channels_are_departures_from_the_engine_start_using_no_later_cycle(dataset: Dataset) -> None:
+    engines, channels, _ = load_engines(dataset)
+    config = CmapssConfig(window=5, baseline_cycles=3, age_channel=True)
+    engine = engines[0]
+    values, n_channels = engine.values, len(channels)
+    inputs = engine.inputs(config)
+    assert inputs.shape == (len(values), 2 * n_channels + 1)
+    assert config.input_channels(channels) == [*channels, *(f"drift_{c}" for c in channels), "age_cycles"]
+    np.testing.assert_array_equal(inputs[:, :n_channels], values)
+    np.testing.assert_array_equal(inputs[:, -1], engine.age)
+    drift = inputs[:, n_channels:-1]
+    np.testing.assert_allclose(drift[0], 0.0)  # the first cycle is its own start
+    np.testing.assert_allclose(drift[1], values[1] - values[:2].mean(axis=0))  # fewer cycles than the baseline
+    np.testing.assert_allclose(drift[2:], values[2:] - values[:3].mean(axis=0))
+    # Causal: an engine cut at any cycle has the inputs of the whole engine up to that cycle.
+    for cut in (1, 2, 4, len(values) // 2):
+        truncated = EngineRecord(engine.asset_id, engine.split, values[:cut], engine.rul[:cut], engine.age[:cut])
+        np.testing.assert_array_equal(truncated.inputs(config), inputs[:cut])
+    with pytest.raises(ProtocolError, match="baseline_cycles >= 0"):
+        CmapssConfig(baseline_cycles=-1)

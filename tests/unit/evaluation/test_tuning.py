@@ -62,7 +62,7 @@ def test_protocol_settings_change_the_validation_and_unknown_ones_are_named(cmap
 
     gbdt = {"max_iter": 20}
     long = run_tuning("cmapss-long", cmapss.path, "gbdt", gbdt, seed=1)
-    settings = {"window": LONG_HISTORY.window, "age_channel": True}
+    settings = {"window": LONG_HISTORY.window, "age_channel": True, "baseline_cycles": LONG_HISTORY.baseline_cycles}
     widened = run_tuning("cmapss", cmapss.path, "gbdt", gbdt, seed=1, protocol_settings=settings)
     assert widened.metrics == long.metrics
     assert widened.protocol_settings == settings and long.protocol_settings == {}

@@ -20,7 +20,8 @@ Sun (RESS 2018):
 test engine's history holds at prediction time beyond the last 30 cycles of Li et al.: windows of the last
 80 cycles (histories run 31–303 cycles; shorter ones are front-padded as above) and the engine's *age*, the
 cycles recorded since its first (the ``time, in cycles`` column of the NASA files), as one more input
-channel. Both were chosen on ``val_rmse_test_like`` (docs/benchmarks.md), never on test engines.
+channel, and each reading's *drift*, the reading minus its mean over the engine's first 20 cycles (where
+the engine started). All were chosen on ``val_rmse_test_like`` (docs/benchmarks.md), never on test engines.
 
 Canonical form (see the C-MAPSS adapter): assets ``FD001-train-001`` / ``FD001-test-001`` of type
 ``turbofan`` with metadata ``{"subset", "split", "unit"}``; cycle ``k`` at ``2000-01-01 + k hours``; a
@@ -63,6 +64,10 @@ class CmapssConfig:
             test RULs of FD001 span 7–145 cycles).
         age_channel: Add the engine's age (cycles since its first record, 1 at the first) as the last input
             channel, ``age_cycles``.
+        baseline_cycles: If positive, add each reading's departure from the engine's own start, the reading
+            minus its mean over the engine's first ``baseline_cycles`` cycles (over those recorded so far
+            while fewer), as channels ``drift_<reading>``: engines start at different levels (manufacturing
+            variation, initial wear), which a late window no longer shows.
     """
 
     subset: str | None = None
@@ -71,10 +76,21 @@ class CmapssConfig:
     validation_fraction: float = 0.2
     test_like_max_rul: float = 150.0
     age_channel: bool = False
+    baseline_cycles: int = 0
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.baseline_cycles < 0:
+            raise ProtocolError(f"C-MAPSS needs window >= 1 and baseline_cycles >= 0, not {self}")
+
+    def input_channels(self, channels: list[str]) -> list[str]:
+        """Names of the input channels, in the column order of :meth:`EngineRecord.inputs`."""
+        drift = [f"{DRIFT_PREFIX}{c}" for c in channels] if self.baseline_cycles > 0 else []
+        return [*channels, *drift, *([AGE_CHANNEL] if self.age_channel else [])]
 
 
+DRIFT_PREFIX = "drift_"
 AGE_CHANNEL = "age_cycles"
-LONG_HISTORY = CmapssConfig(window=80, age_channel=True)
+LONG_HISTORY = CmapssConfig(window=80, age_channel=True, baseline_cycles=20)
 """The settings of the ``cmapss-long`` protocol."""
 
 
@@ -97,8 +113,18 @@ class EngineRecord:
     age: np.ndarray
 
     def inputs(self, config: CmapssConfig) -> np.ndarray:
-        """The input channels of each cycle, shape ``(cycles, channels)``: the readings, then the age if asked."""
-        return np.column_stack([self.values, self.age]) if config.age_channel else self.values
+        """The input channels of each cycle, shape ``(cycles, channels)``: the readings, then their drift from
+        the engine's start and its age if asked (names: :meth:`CmapssConfig.input_channels`). Causal: a
+        cycle's row uses no later cycle."""
+        columns = [self.values]
+        if config.baseline_cycles > 0:
+            first = self.values[: config.baseline_cycles]
+            start = np.cumsum(first, axis=0) / np.arange(1, len(first) + 1)[:, None]  # mean of the cycles so far
+            start = np.concatenate([start, np.repeat(start[-1:], len(self.values) - len(first), axis=0)])
+            columns.append(self.values - start)
+        if config.age_channel:
+            columns.append(self.age[:, None])
+        return np.concatenate(columns, axis=1)
 
 
 def _split_of(asset_id: str, metadata: dict[str, object]) -> str:
@@ -288,7 +314,7 @@ def run_cmapss(
     train_raw, test_raw = build_arrays(engines, config)
     metrics = _validate(train_raw, factory, seed, seed, config) if config.validation_fraction > 0 else {}
     (train, test), keep = _standardize(train_raw, [test_raw])
-    input_channels = [*channels, AGE_CHANNEL] if config.age_channel else channels
+    input_channels = config.input_channels(channels)
     predicted = _fit_predict(factory, seed, train, test)
     metrics = {"rmse": rmse(test.y, predicted), "nasa_score": nasa_score(test.y, predicted), **metrics}
     details = {
