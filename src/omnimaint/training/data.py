@@ -249,7 +249,7 @@ class WindowDataModule(L.LightningDataModule):
         indices = Indices(len(windows), rows)
         collate = Collate(windows, self.preprocessor, labelled)
         grouped = shuffle and self.asset_group is not None
-        groups = collate.groups[rows if rows is not None else slice(None)] if grouped else None
+        groups = (collate.groups if rows is None else collate.groups[rows]) if grouped else None
         sampler = GlobalBatchSampler(
             len(indices),
             self.batch_size,

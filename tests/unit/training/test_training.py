@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from omnimaint.errors import ConfigError
 from omnimaint.inference import Bundle
 from omnimaint.training.config import load_config
 from omnimaint.training.data import GlobalBatchSampler, WindowDataModule, labelled_mask
-from omnimaint.training.run import prepare, pretrain, train
+from omnimaint.training.run import _datamodule, prepare, pretrain, train
 from tests.unit.training.tiny import tiny_config
 
 
@@ -137,6 +138,14 @@ def test_asset_negatives_contrast_windows_of_one_asset_only(small_plant: Path, t
     for positions, batch in batches:
         assert batch.groups is not None
         assert [names[g] for g in batch.groups.tolist()] == [anchors[p] for p in positions]
+    # The epoch's order is runs of 4 windows of one asset (the last run of an asset may be shorter): it
+    # changes asset at most once per run, where a shuffle would change it at most every other window.
+    order = [p for positions, _ in batches for p in positions]
+    changes = sum(anchors[p] != anchors[q] for p, q in itertools.pairwise(order))
+    runs = sum(-(-int(n) // 4) for n in np.unique(anchors, return_counts=True)[1])
+    assert changes < runs <= len(order) / 2
+    assert _datamodule(config, prepared, 1.0, "pretrained").asset_group == 4
+    assert _datamodule(config, prepared, 1.0, "model").asset_group is None  # fine-tuning batches stay shuffled
     batch = next(b for _, b in batches if b.groups is not None and len(set(b.groups.tolist())) > 1)
     torch.manual_seed(0)
     within = PretrainTask(prepared.model, config.optim, config.pretrain).losses(batch)["contrastive"]
