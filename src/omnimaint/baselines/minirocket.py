@@ -7,7 +7,16 @@ of positive values pooled per kernel, then a ridge model. Input ``(n, channels, 
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import numba
+
+# numba picks OpenMP as its threading layer here, and a second OpenMP runtime beside torch's makes torch's
+# attention ~100x slower once torch's thread count changes (0.08 s -> 11 s for the same call; estimators
+# change it with ``num_threads``). The work-queue layer has no OpenMP. A user's NUMBA_THREADING_LAYER wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 from aeon.classification.convolution_based import MiniRocketClassifier
 from aeon.regression.convolution_based import MiniRocketRegressor

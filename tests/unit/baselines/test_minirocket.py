@@ -22,3 +22,14 @@ def test_classifier_separates_frequencies_and_regressor_fits_amplitude() -> None
     regressor = minirocket_regressor(n_kernels=500, random_state=0).fit(X[:40], amplitude[:40])
     error = np.sqrt(np.mean((regressor.predict(X[40:]) - amplitude[40:]) ** 2))
     assert error < 0.5 * np.std(amplitude)
+
+
+def test_numba_threads_without_openmp_beside_torch() -> None:
+    """numba's OpenMP layer beside torch's OpenMP slows torch a hundredfold after ``torch.set_num_threads``."""
+    import numba
+
+    from omnimaint.baselines.minirocket import minirocket_regressor
+
+    X = np.random.default_rng(0).normal(size=(20, 1, 64))
+    minirocket_regressor(n_kernels=84, random_state=0).fit(X, X[:, 0, -1])
+    assert numba.threading_layer() == "workqueue"
