@@ -7,11 +7,12 @@ it down.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from omnimaint.data.splits import SplitStrategy
 from omnimaint.data.windows import WindowSpec
@@ -97,6 +98,11 @@ class PretrainObjective(_Frozen):
             changes over time can (subject-aware contrastive learning, Cheng et al. 2020). Training
             batches are then drawn as runs of ``asset_group`` windows per asset.
         asset_group: Windows of one asset that are drawn together with ``negatives: asset``.
+        stride: Distance between the pretraining windows of one asset (default: ``data.window.stride``).
+            Unlabelled windows cost nothing to label, so pretraining may cut the training history denser
+            than fine-tuning does: more views of the same machines. Validation windows and the window spec
+            stored in the bundle keep ``data.window.stride``, so fine-tuning from the bundle cuts windows as
+            configured.
     """
 
     contrastive_weight: float = Field(default=1.0, ge=0)
@@ -106,6 +112,14 @@ class PretrainObjective(_Frozen):
     hide: Literal["random", "latest"] = "random"
     negatives: Literal["batch", "asset"] = "batch"
     asset_group: int = Field(default=8, ge=2)
+    stride: timedelta | None = None
+
+    @field_validator("stride")
+    @classmethod
+    def _positive(cls, stride: timedelta | None) -> timedelta | None:
+        if stride is not None and stride <= timedelta(0):
+            raise ValueError("pretrain.stride must be positive")
+        return stride
 
 
 class TrainConfig(_Frozen):

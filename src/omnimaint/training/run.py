@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from pydantic import ValidationError
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
@@ -61,14 +62,18 @@ def _windows(dataset: Dataset, spec: WindowSpec, split: Split, vocab: object) ->
         return None
 
 
-def prepare(config: TrainConfig) -> Prepared:
-    """Build splits, windows, the preprocessor (or take it from ``init_from``) and the model."""
+def prepare(config: TrainConfig, kind: Literal["model", "pretrained"] = "model") -> Prepared:
+    """Build splits, windows, the preprocessor (or take it from ``init_from``) and the model.
+
+    For pretraining (``kind="pretrained"``) the training windows are cut every ``pretrain.stride`` when it
+    is set; ``Prepared.spec``, which the bundle stores, keeps the configured stride.
+    """
     dataset = Dataset(config.data.dataset)
     start = Bundle.load(_bundle_dir(config.init_from)) if config.init_from is not None else None
     spec = start.window if start is not None else config.data.window
     splits = make_splits(dataset, spec, config.data.split, config.data.fractions, config.data.split_seed)
     vocab = start.preprocessor.vocab if start is not None else None
-    train = WindowedDataset(dataset, spec, vocab=vocab, split=splits["train"])
+    train = WindowedDataset(dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"])
     val = _windows(dataset, spec, splits["val"], train.vocab)
     if start is not None:
         preprocessor = Preprocessor(start.preprocessor)
@@ -82,6 +87,18 @@ def prepare(config: TrainConfig) -> Prepared:
         if windows is not None:
             preprocessor.warm_text_cache(windows, progress=config.progress)
     return Prepared(dataset, spec, splits, train, val, preprocessor, model)
+
+
+def _training_spec(config: TrainConfig, spec: WindowSpec, kind: Literal["model", "pretrained"]) -> WindowSpec:
+    """The spec the training windows are cut with: ``spec``, or for pretraining its ``pretrain.stride``."""
+    stride = config.pretrain.stride
+    if kind != "pretrained" or stride is None or stride == spec.stride:
+        return spec
+    try:
+        return WindowSpec.model_validate({**spec.model_dump(), "stride": stride})
+    except ValidationError as exc:
+        reasons = "; ".join(error["msg"] for error in exc.errors())
+        raise ConfigError(f"pretrain.stride {stride} does not fit the window spec: {reasons}") from exc
 
 
 def _bundle_dir(path: Path) -> Path:
@@ -154,7 +171,7 @@ def _fit(
     """Seed, prepare, run the Lightning loop of ``kind`` and collect the best weights into a bundle
     (``None`` on non-zero data-parallel ranks, which only help train)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
-    prepared = prepare(config)
+    prepared = prepare(config, kind)
     task: L.LightningModule
     if kind == "pretrained":
         task = PretrainTask(prepared.model, config.optim, config.pretrain)

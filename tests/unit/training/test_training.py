@@ -158,6 +158,23 @@ def test_asset_negatives_contrast_windows_of_one_asset_only(small_plant: Path, t
     assert pretrained is not None
 
 
+def test_pretraining_stride_cuts_denser_training_windows_only(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.data.sample_builder import WindowedDataset
+
+    config = tiny_config(small_plant, tmp_path, **{"pretrain.stride": "PT3H"})  # the data's stride is 6 h
+    dense = prepare(config, "pretrained")
+    assert dense.spec == config.data.window  # what the bundle stores, and fine-tuning from it cuts
+    assert dense.train.spec.stride.total_seconds() == 3 * 3600
+    assert dense.val is not None and dense.val.spec == config.data.window
+    plain = WindowedDataset(dense.dataset, dense.spec, vocab=dense.train.vocab, split=dense.splits["train"])
+    assert 1.8 * len(plain) < len(dense.train) <= 2 * len(plain)
+    assert len(prepare(config).train) == len(plain)  # fine-tuning ignores pretrain.stride
+    with pytest.raises(ConfigError, match=r"pretrain\.stride .*whole multiples of telemetry\.step"):
+        prepare(tiny_config(small_plant, tmp_path, **{"pretrain.stride": "PT20M"}), "pretrained")
+    with pytest.raises(ConfigError, match=r"field 'pretrain\.stride': .*must be positive"):
+        tiny_config(small_plant, tmp_path, **{"pretrain.stride": "-PT1H"})
+
+
 def test_resume_continues_from_a_checkpoint(small_plant: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert train(tiny_config(small_plant, out, **{"optim.limit_train_batches": 2})) is not None
