@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from omnimaint.adapters.clock import EpochUnit, check_timezone
 from omnimaint.data.schema import TABLES
-from omnimaint.errors import ConfigError
+from omnimaint.errors import ConfigError, describe_validation_error
 
 MappedTable = Literal["telemetry", "events", "maintenance", "failures", "frames"]
 
@@ -209,8 +209,4 @@ def load_mapping(path: Path) -> Mapping:
     try:
         return Mapping.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{path}: field '{where}': {message}{more}") from exc
+        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from exc

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from omnimaint.data.schema import SCHEMA_VERSION
-from omnimaint.errors import DatasetError
+from omnimaint.errors import DatasetError, describe_validation_error
 
 MANIFEST_FILE = "dataset.json"
 
@@ -127,9 +127,7 @@ def read_manifest(folder: Path) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise DatasetError(f"{path}: field '{where}': {first['msg']}") from exc
+        raise DatasetError(f"{path}: {describe_validation_error(exc)}") from exc
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:

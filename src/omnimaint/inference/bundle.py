@@ -30,7 +30,7 @@ from omnimaint import __version__
 from omnimaint.atomic import staging_path, swap_into_place
 from omnimaint.data.dataset import file_sha256
 from omnimaint.data.windows import WindowSpec
-from omnimaint.errors import OmnimaintError
+from omnimaint.errors import OmnimaintError, describe_validation_error
 from omnimaint.models.config import ModelConfig
 from omnimaint.models.omni import OmniModel
 from omnimaint.models.preprocessing import PreprocessorState
@@ -153,8 +153,7 @@ class Bundle:
             preprocessor = PreprocessorState.model_validate(_read_json(folder / "preprocessors.json"))
             thresholds = Thresholds.model_validate(_read_json(folder / "thresholds.json"))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise BundleError(f"{folder}: invalid field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from exc
+            raise BundleError(f"{folder}: invalid {describe_validation_error(exc)}") from exc
         return cls(
             kind=config.kind,
             model_config=config.model,

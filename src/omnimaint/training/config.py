@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from omnimaint.data.splits import SplitStrategy
 from omnimaint.data.windows import WindowSpec
-from omnimaint.errors import ConfigError
+from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.models.config import ModelConfig
 
 
@@ -191,7 +191,5 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
         source = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{source}field '{where}': {first['msg']}") from exc
+        raise ConfigError(f"{source}{describe_validation_error(exc)}") from exc

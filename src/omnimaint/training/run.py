@@ -25,7 +25,7 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.splits import Split, make_splits
 from omnimaint.data.windows import WindowSpec
-from omnimaint.errors import ConfigError
+from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.evaluation.early_warning import threshold_for_false_alarm_rate
 from omnimaint.inference.bundle import Bundle, Thresholds
 from omnimaint.inference.predictor import Predictor
@@ -97,8 +97,8 @@ def _training_spec(config: TrainConfig, spec: WindowSpec, kind: Literal["model",
     try:
         return WindowSpec.model_validate({**spec.model_dump(), "stride": stride})
     except ValidationError as exc:
-        reasons = "; ".join(error["msg"] for error in exc.errors())
-        raise ConfigError(f"pretrain.stride {stride} does not fit the window spec: {reasons}") from exc
+        problem = describe_validation_error(exc)
+        raise ConfigError(f"pretrain.stride {stride} does not fit the window spec: {problem}") from exc
 
 
 def _bundle_dir(path: Path) -> Path:
