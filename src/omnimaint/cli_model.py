@@ -1,4 +1,4 @@
-"""Model commands: ``pretrain``, ``train``, ``evaluate``, ``export``."""
+"""Model commands: ``pretrain``, ``train``, ``evaluate``, ``export``, ``demo``, ``experiment``, ``probe``."""
 
 from __future__ import annotations
 
@@ -261,6 +261,40 @@ def demo(
         table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
+
+
+@app.command()
+@reports_errors
+def probe(
+    dataset: DatasetArg,
+    out: OutOption,
+    config: ConfigOption = None,
+    init_from: InitOption = None,
+    seed: SeedOption = None,
+    fraction: Annotated[float, typer.Option(help="Share of (asset, day) label blocks of each low-label draw.")] = 0.1,
+    draws: Annotated[int, typer.Option(help="Seeded low-label draws.")] = 10,
+    progress: ProgressOption = True,
+    set_: SetOption = None,
+) -> None:
+    """Linear probe of the encoders (a pretraining run, or fresh weights): validation failure AUROC of a
+    logistic regression on their pooled outputs; writes OUT/probe.json."""
+    import json
+
+    from omnimaint.training.probe import linear_probe
+
+    settings = _training_config(
+        dataset, out, config, set_, None, init_from=init_from, seed=seed, progress=progress
+    )  # fmt: skip
+    result = linear_probe(settings, fraction, draws)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "probe.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    per_modality = ", ".join(f"{m} {v:.3f}" for m, v in result.modalities.items())
+    console.print(f"failure AUROC (validation), all training labels: {result.all_labels:.3f}")
+    console.print(
+        f"  {result.fraction:.0%} of the label blocks: {result.few_labels:.3f} ± {result.few_labels_sd:.3f}"
+        f" over {result.draws} draws"
+    )
+    console.print(f"  per modality, all labels: {per_modality}")
 
 
 def _seeds(text: str) -> tuple[int, ...]:

@@ -89,9 +89,11 @@ class PretrainObjective(_Frozen):
         reconstruction_weight: Weight of masked telemetry reconstruction.
         mask_ratio: Share of telemetry patches hidden for reconstruction.
         temperature: Initial InfoNCE temperature (learned, as in CLIP).
-        hide: Which telemetry patches are hidden: ``random`` ones (masked modelling), or the ``latest``
-            ones, so that reconstructing them is forecasting the window's end from its start — closer to
-            what failure prediction needs.
+        hide: Which telemetry is hidden: ``random`` patches (masked modelling), the ``latest`` patches, so
+            that reconstructing them is forecasting the window's end from its start, or whole ``channels``
+            (a ``mask_ratio`` share of each window's channels, over the whole window), so that
+            reconstructing them is predicting a sensor from the others — the physical relations between
+            channels (temperature from load and ambient, vibration from speed) whose breaking is a fault.
         negatives: What a window's modalities are told apart from in the contrastive objective: the other
             windows of the batch (``batch``, as in CLIP), or only the other windows of the same asset
             (``asset``): then which machine a window comes from cannot match its modalities, only what
@@ -109,7 +111,7 @@ class PretrainObjective(_Frozen):
     reconstruction_weight: float = Field(default=1.0, ge=0)
     mask_ratio: float = Field(default=0.3, gt=0, lt=1)
     temperature: float = Field(default=0.1, gt=0)
-    hide: Literal["random", "latest"] = "random"
+    hide: Literal["random", "latest", "channels"] = "random"
     negatives: Literal["batch", "asset"] = "batch"
     asset_group: int = Field(default=8, ge=2)
     stride: timedelta | None = None

@@ -176,25 +176,33 @@ class PretrainTask(_Task):
             self.reconstruct = nn.Linear(d, config.telemetry.patch * config.n_telemetry_channels)
 
     def _hide_patches(self, batch: TrainingBatch) -> tuple[Any, torch.Tensor | None, torch.Tensor | None]:
-        """Inputs with a share of telemetry patches hidden (random ones, or the latest), the original patch
-        values, and which (patch, value) entries the reconstruction is scored on."""
+        """Inputs with a share of the telemetry hidden (random patches, the latest patches, or whole
+        channels), the original patch values, and which (patch, value) entries the reconstruction is
+        scored on."""
         inputs = batch.inputs
         if self.reconstruct is None or inputs.telemetry is None or inputs.telemetry_mask is None:
             return inputs, None, None
         encoder = self.model.encoders["telemetry"]
         assert isinstance(encoder, PatchedTelemetry)
         values, observed = encoder.patches(inputs)  # (B, T, P·C)
-        n_tokens = values.shape[1]
-        if self.objective.hide == "latest":
-            n_hidden = max(1, round(self.objective.mask_ratio * n_tokens))
-            hidden = (torch.arange(n_tokens, device=values.device) >= n_tokens - n_hidden).expand(len(values), -1)
+        batch_size, steps, channels = inputs.telemetry.shape
+        ratio = self.objective.mask_ratio
+        if self.objective.hide == "channels":
+            hidden = torch.rand(batch_size, channels, device=values.device) < ratio  # (B, C)
+            hidden &= ~hidden.all(dim=1, keepdim=True)  # a window keeps at least one channel to go on
+            step_hidden = hidden.unsqueeze(1).expand(-1, steps, -1)
         else:
-            hidden = torch.rand(values.shape[:2], device=values.device) < self.objective.mask_ratio  # (B, T)
-        steps = inputs.telemetry.shape[1]
-        step_hidden = hidden.repeat_interleave(encoder.patch, dim=1)[:, -steps:]  # drop the left padding
-        keep = ~step_hidden.unsqueeze(-1)
+            n_tokens = values.shape[1]
+            if self.objective.hide == "latest":
+                n_hidden = max(1, round(ratio * n_tokens))
+                hidden = (torch.arange(n_tokens, device=values.device) >= n_tokens - n_hidden).expand(batch_size, -1)
+            else:
+                hidden = torch.rand(batch_size, n_tokens, device=values.device) < ratio  # (B, T)
+            step_hidden = hidden.repeat_interleave(encoder.patch, dim=1)[:, -steps:]  # drop the left padding
+            step_hidden = step_hidden.unsqueeze(-1).expand(-1, -1, channels)
+        keep = ~step_hidden
         masked = replace(inputs, telemetry=inputs.telemetry * keep, telemetry_mask=inputs.telemetry_mask & keep)
-        scored = observed * hidden.unsqueeze(-1).to(observed.dtype)
+        scored = observed * encoder.to_patches(step_hidden.to(observed.dtype))
         return masked, values, scored
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:

@@ -93,6 +93,29 @@ def test_latest_patch_hiding_hides_the_end_of_every_window(small_plant: Path, tm
     assert scored[:, n_tokens - hidden_tokens :].any()
 
 
+def test_channel_hiding_hides_whole_channels_and_scores_only_them(small_plant: Path, tmp_path: Path) -> None:
+    from omnimaint.training.tasks import PretrainTask
+
+    config = tiny_config(small_plant, tmp_path, **{"pretrain.hide": "channels", "pretrain.mask_ratio": 0.5})
+    prepared = prepare(config)
+    batch = next(
+        iter(WindowDataModule(prepared.train, None, prepared.preprocessor, batch_size=8, seed=0).train_dataloader())
+    )
+    torch.manual_seed(0)
+    masked, values, scored = PretrainTask(prepared.model, config.optim, config.pretrain)._hide_patches(batch)
+    assert values is not None and scored is not None
+    original = batch.inputs.telemetry_mask
+    channels = original.shape[-1]
+    hidden = original.any(dim=1) & ~masked.telemetry_mask.any(dim=1)  # (B, C): observed, then hidden throughout
+    assert hidden.any() and (~hidden).any()
+    kept = ~hidden.unsqueeze(1).expand_as(original)
+    assert torch.equal(masked.telemetry_mask, original & kept)  # the other channels are untouched
+    assert not masked.telemetry[~kept].any()
+    assert masked.telemetry_mask.any(dim=(1, 2)).all()  # no window loses every channel
+    scored_channels = scored.reshape(*scored.shape[:2], -1, channels).sum(dim=(1, 2)) > 0  # (B, C)
+    assert torch.equal(scored_channels, hidden)  # the reconstruction is scored on the hidden channels only
+
+
 def test_grouped_batches_are_runs_of_one_asset_drawn_at_random(monkeypatch: pytest.MonkeyPatch) -> None:
     groups = np.repeat(np.arange(5), 8)  # 5 assets x 8 windows
     sampler = GlobalBatchSampler(40, 8, shuffle=True, seed=3, groups=groups, group_size=4)

@@ -50,15 +50,13 @@ class PatchedTelemetry(nn.Module):
         """(B, T, P·C) masked values and (B, T, P·C) mask, left-padded to whole patches."""
         assert x.telemetry is not None and x.telemetry_mask is not None
         mask = x.telemetry_mask.to(x.telemetry.dtype)  # (B, L, C)
-        values = x.telemetry * mask
+        return self.to_patches(x.telemetry * mask), self.to_patches(mask)
+
+    def to_patches(self, steps: torch.Tensor) -> torch.Tensor:
+        """(B, L, C) per-step values as (B, T, P·C) patches, left-padded with zeros to whole patches."""
         if self.pad:
-            values = F.pad(values, (0, 0, self.pad, 0))
-            mask = F.pad(mask, (0, 0, self.pad, 0))
-        batch = values.shape[0]
-        return (
-            values.reshape(batch, self.n_tokens, self.patch * self.channels),
-            mask.reshape(batch, self.n_tokens, self.patch * self.channels),
-        )
+            steps = F.pad(steps, (0, 0, self.pad, 0))
+        return steps.reshape(steps.shape[0], self.n_tokens, self.patch * self.channels)
 
     def build_embedding(self, config: ModelConfig) -> None:
         """Create the modules of :meth:`embed_patches`."""
