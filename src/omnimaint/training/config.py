@@ -87,7 +87,7 @@ class PretrainObjective(_Frozen):
     Attributes:
         contrastive_weight: Weight of cross-modal InfoNCE alignment.
         reconstruction_weight: Weight of masked telemetry reconstruction.
-        mask_ratio: Share of telemetry patches hidden for reconstruction.
+        mask_ratio: Share of telemetry patches (with ``hide: channels``, of channels) hidden for reconstruction.
         temperature: Initial InfoNCE temperature (learned, as in CLIP).
         hide: Which telemetry is hidden: ``random`` patches (masked modelling), the ``latest`` patches, so
             that reconstructing them is forecasting the window's end from its start, or whole ``channels``
