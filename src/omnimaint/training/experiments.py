@@ -54,11 +54,16 @@ def _once(folder: Path, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         logger.info("%s: reusing the finished run's scores", folder)
         return dict(json.loads(path.read_text(encoding="utf-8")))
     scores = dict(run())
+    _save(folder, scores)
+    return scores
+
+
+def _save(folder: Path, scores: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SCORES
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
-    return scores
 
 
 def _fmt(value: float | None) -> str:
@@ -217,6 +222,9 @@ def label_efficiency(
                 folder = base / f"{name}_{seed}"
                 run = partial(_label_efficiency_run, split_config, folder, init, seed, fraction, optim)
                 scores = _once(folder, run)
+                if "val_failure_auroc" not in scores:  # scored before validation figures were kept
+                    scores |= _validation_scores(folder / BUNDLE_DIR, config.data.dataset)
+                    _save(folder, scores)
                 results[name].append({"split_seed": split, "seed": seed, **scores})
                 logger.info("split %d, %s seed %d: %s", split, name, seed, scores)
     for name in ("scratch", "pretrained"):
@@ -236,14 +244,22 @@ def _label_efficiency_run(
     bundle = train(_with(config, folder, seed=seed, init_from=init, optim=optim, data=labelled))
     assert bundle is not None
     evaluation = evaluate_bundle(bundle, config.data.dataset, split="test", ablation=False)
-    return _score(evaluation.metrics)
+    return _score(evaluation.metrics) | _validation_scores(bundle, config.data.dataset)
+
+
+def _validation_scores(bundle: Path, dataset: Path) -> dict[str, float | None]:
+    """The scores on the run's validation machines (``val_`` keys), by which fine-tuning recipes may be
+    chosen without looking at the test machines."""
+    evaluation = evaluate_bundle(bundle, dataset, split="val", ablation=False)
+    return {f"val_{key}": value for key, value in _score(evaluation.metrics).items()}
 
 
 _LABEL_METRICS = (("failure_auroc", "failure AUROC"), ("fault_macro_f1", "fault macro-F1 (before failure)"))
 
 
 def _label_efficiency_tables(results: dict[str, Any]) -> list[str]:
-    """Mean ± sd of each start, their paired difference, and every (split, seed) pair."""
+    """Mean ± sd of each start, their paired difference (on the test machines, then on the validation
+    machines), and every (split, seed) pair."""
     runs = len(results["scratch"])
     lines = [
         f"| start | {' | '.join(f'{title}, mean ± sd over {runs} runs' for _, title in _LABEL_METRICS)} |",
@@ -252,21 +268,29 @@ def _label_efficiency_tables(results: dict[str, Any]) -> list[str]:
     for name in ("scratch", "pretrained"):
         lines.append(f"| {name} | {' | '.join(_cell([r[k] for r in results[name]]) for k, _ in _LABEL_METRICS)} |")
     pairs = list(zip(results["scratch"], results["pretrained"], strict=True))
-    cells = []
-    for key, _ in _LABEL_METRICS:
-        differences = [p[key] - s[key] for s, p in pairs if s[key] is not None and p[key] is not None]
-        wins = sum(d > 0 for d in differences)
-        cells.append(f"{_cell(differences)} (pretrained ahead in {wins} of {len(differences)})")
-    lines.append(f"| pretrained − scratch, paired | {' | '.join(cells)} |")
+    lines.append(f"| pretrained − scratch, paired | {_paired(pairs, '')} |")
+    lines.append(f"| pretrained − scratch, paired, on the validation machines | {_paired(pairs, 'val_')} |")
     lines += [
         "",
-        "| split | seed | AUROC scratch | AUROC pretrained | F1 scratch | F1 pretrained |",
-        "|---|---|---|---|---|---|",
+        "| split | seed | AUROC scratch | AUROC pretrained | F1 scratch | F1 pretrained "
+        "| validation AUROC scratch | validation AUROC pretrained |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    keys = [k for k, _ in _LABEL_METRICS] + ["val_failure_auroc"]
     for s, p in pairs:
-        figures = [_fmt(r[k]) for k, _ in _LABEL_METRICS for r in (s, p)]
+        figures = [_fmt(r.get(k)) for k in keys for r in (s, p)]
         lines.append(f"| {s['split_seed']} | {s['seed']} | {' | '.join(figures)} |")
     return lines
+
+
+def _paired(pairs: list[tuple[dict[str, Any], dict[str, Any]]], prefix: str) -> str:
+    """The cells of pretrained − scratch over ``pairs``, per metric (``prefix`` picks the validation keys)."""
+    cells = []
+    for key in (prefix + k for k, _ in _LABEL_METRICS):
+        differences = [p[key] - s[key] for s, p in pairs if s.get(key) is not None and p.get(key) is not None]
+        wins = sum(d > 0 for d in differences)
+        cells.append(f"{_cell(differences)} (pretrained ahead in {wins} of {len(differences)})")
+    return " | ".join(cells)
 
 
 def _write(out: Path, results: dict[str, Any], lines: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -149,3 +150,37 @@ def test_label_efficiency_repeats_over_asset_splits_and_pairs_the_starts(
     trained.clear()
     assert experiments.label_efficiency(config, out, seeds=(0,), split_seeds=(0, 1, 2)) == results
     assert trained == []
+
+
+def test_label_efficiency_scores_the_validation_machines_and_backfills_older_runs(
+    config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[str] = []
+    evaluated: list[tuple[str, str]] = []
+    monkeypatch.setattr(experiments, "pretrain", lambda run: run.out)
+
+    # On the validation machines the pretrained start is behind; on the test machines it is ahead.
+    def fake_evaluate(bundle: Path, dataset: Path, split: str, **kwargs: Any) -> SimpleNamespace:
+        evaluated.append((Path(bundle).name, split))
+        pretrained = "pretrained" in str(bundle)
+        return SimpleNamespace(metrics=_metrics(0.6 + (0.1 if pretrained else 0) * (-1 if split == "val" else 1)))
+
+    monkeypatch.setattr(experiments, "train", lambda run: trained.append(run.out.name) or run.out / "bundle")
+    monkeypatch.setattr(experiments, "evaluate_bundle", fake_evaluate)
+    out = tmp_path / "le"
+    results = experiments.label_efficiency(config, out, seeds=(0,))
+    assert sorted(split for _, split in evaluated) == ["test", "test", "val", "val"]
+    assert results["pretrained"][0]["val_failure_auroc"] == pytest.approx(0.5)
+    table = (out / "results.md").read_text()
+    assert "| pretrained − scratch, paired, on the validation machines | -0.100 (pretrained ahead in 0 of 1)" in table
+    assert "| 0 | 0 | 0.600 | 0.700 | 0.200 | 0.233 | 0.600 | 0.500 |" in table
+
+    # A run scored before validation figures were kept gets them on the rerun, without retraining.
+    path = out / "pretrained_0" / experiments.SCORES
+    older = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("val_")}
+    path.write_text(json.dumps(older))
+    trained.clear()
+    evaluated.clear()
+    assert experiments.label_efficiency(config, out, seeds=(0,)) == results
+    assert trained == [] and evaluated == [("bundle", "val")]
+    assert json.loads(path.read_text())["val_failure_auroc"] == pytest.approx(0.5)
