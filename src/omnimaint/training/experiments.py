@@ -203,6 +203,9 @@ def label_efficiency(
     With ``split_seeds`` the comparison is repeated on each seeded asset split (runs in
     ``out/split_<seed>/``). Both starts of one (split, seed) share the split, the labelled blocks and the
     seed, so the table also gives their paired difference, which varies far less than either start.
+
+    Each run is scored on the split's test machines and on its validation machines (``val_`` keys, and a
+    paired row of their own), so that a fine-tuning recipe can be chosen without the test machines.
     """
     splits = split_seeds if split_seeds is not None else (config.data.split_seed,)
     results: dict[str, Any] = {
