@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -278,8 +279,6 @@ def probe(
 ) -> None:
     """Linear probe of the encoders (a pretraining run, or fresh weights): validation failure AUROC of a
     logistic regression on their pooled outputs; writes OUT/probe.json."""
-    import json
-
     from omnimaint.training.probe import linear_probe
 
     settings = _training_config(
