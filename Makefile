@@ -39,7 +39,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/omnimaint demo --out $(DEMO_OUT)
+	$(BIN)/omnimaint demo --out $(DEMO_OUT) --overwrite
 
 test: install-dev
 	$(BIN)/python -m pytest -q

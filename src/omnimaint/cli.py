@@ -1,62 +1,47 @@
 """The ``omnimaint`` command line: one command, one library call.
 
 Every command has ``--help``. Errors that omnimaint raises on purpose (:class:`OmnimaintError`) are
-printed as a one-line reason on stderr with exit code 1; anything else is a bug and keeps its
-traceback.
+printed as a one-line reason on stderr with exit code 1, Ctrl-C as one ``interrupted`` line with exit
+code 130; anything else is a bug and keeps its traceback (:mod:`omnimaint.cli_output`).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
-from omnimaint.errors import OmnimaintError
+from omnimaint.atomic import BENCH, DATASET, check_target, claim_folder
+from omnimaint.cli_output import (
+    OneLineUsageErrors,
+    configure_logging,
+    console,
+    err_console,
+    print_table,
+    reports_errors,
+)
 
 app = typer.Typer(
     name="omnimaint",
     help="Multimodal equipment-health monitoring and fault early warning.",
+    cls=OneLineUsageErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an :class:`OmnimaintError` into a one-line reason and exit code 1."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except OmnimaintError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from exc
-
-    return wrapper
 
 
 @app.callback()
 def _configure(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log progress details (-vv: debug details too).")
+    ] = 0,
 ) -> None:
-    level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Lightning installs its own console handler; keep its banner and tips to --verbose runs.
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(level)
+    configure_logging(verbose)
 
 
 DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder (holds dataset.json).", show_default=False)]
@@ -69,12 +54,15 @@ def validate(
     checksums: Annotated[bool, typer.Option(help="Also verify each table file's SHA-256.")] = True,
 ) -> None:
     """Check a dataset against the canonical data model; exit 1 naming the file, column, row and problem."""
+    from rich.text import Text
+
     from omnimaint.data.dataset import validate_dataset
 
-    with console.status(f"validating {dataset}"):
+    # Text, not markup: a folder named '[/x]' or ':x:' is printed as it is.
+    with console.status(Text(f"validating {dataset}")):
         opened = validate_dataset(dataset, checksums=checksums)
     rows = ", ".join(f"{name}: {info.rows}" for name, info in opened.manifest.tables.items())
-    console.print(f"[green]ok[/] {dataset} ({rows})")
+    console.print(Text.assemble(("ok", "green"), f" {dataset} ({rows})"))
 
 
 @app.command()
@@ -85,13 +73,11 @@ def inspect(dataset: DatasetArg) -> None:
     from omnimaint.data.inspection import summarize
     from omnimaint.data.schema import MODALITY_TABLES
 
-    with console.status(f"reading {dataset}"):
+    with console.status(Text(f"reading {dataset}")):
         summary = summarize(Dataset(dataset))
-    console.print(
-        f"[bold]{summary.name}[/]: {len(summary.assets)} assets "
-        f"({', '.join(f'{n} {t}' for t, n in sorted(summary.asset_types.items()))}), "
-        f"{summary.first} → {summary.last}"
-    )
+    types = ", ".join(f"{n} {t}" for t, n in sorted(summary.asset_types.items()))
+    span = f"{summary.first} → {summary.last}"
+    console.print(Text.assemble((summary.name, "bold"), f": {len(summary.assets)} assets ({types}), {span}"))
     per_asset = Table("asset", "type", "first", "last", *MODALITY_TABLES, "failures", title="assets")
     for asset in summary.assets:
         per_asset.add_row(
@@ -102,11 +88,11 @@ def inspect(dataset: DatasetArg) -> None:
             *(f"{asset.rows[name]:,}" for name in MODALITY_TABLES),
             str(asset.failures),
         )
-    console.print(per_asset)
+    print_table(per_asset)
     totals = Table("table", "rows", title="rows per table")
     for name, count in summary.rows.items():
         totals.add_row(name, f"{count:,}")
-    console.print(totals)
+    print_table(totals)
     labels = Table("label", "value", "count", title="labels and work orders")
     for fault, count in sorted(summary.failures_by_fault.items()):
         labels.add_row("fault_type", fault, str(count))
@@ -114,41 +100,68 @@ def inspect(dataset: DatasetArg) -> None:
         labels.add_row("component", component, str(count))
     for kind, count in sorted(summary.maintenance_by_kind.items()):
         labels.add_row("work order", kind, str(count))
-    console.print(labels)
+    print_table(labels)
     if summary.channels:
         console.print(f"telemetry channels: {', '.join(summary.channels)}")
 
 
-@app.command()
+class _BenchCommand(TyperCommand):
+    """``bench``, whose help lists the protocols of the registry (imported only when the help is shown)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click types of the typer-vendored click
+        from omnimaint.evaluation.protocols import list_protocols, subset_protocols
+
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.name == "protocol":
+                param.help = f"One of: {', '.join(list_protocols())}."
+            elif isinstance(param, TyperOption) and param.name == "subset":
+                param.help = (
+                    f"Subset to evaluate, for {', '.join(subset_protocols())} (C-MAPSS FD001, FD002 …); "
+                    "default: the dataset's first, named in the output."
+                )
+        super().format_help(ctx, formatter)
+
+
+@app.command(cls=_BenchCommand)
 @reports_errors
 def bench(
-    protocol: Annotated[
-        str, typer.Argument(help="cmapss, cwru, cwru-cross-load, azure-pdm, images, images-anomaly, maintenance-text.")
-    ],
+    protocol: Annotated[str, typer.Argument(help="A registered protocol.", show_default=False)],
     dataset: Annotated[Path, typer.Option("--dataset", help="Canonical dataset folder.", show_default=False)],
     method: Annotated[str, typer.Option("--method", help="Method registered for the protocol.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Folder for the JSON record and results.md.")] = Path(
         "bench-output"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the split and the method.")] = 0,
+    subset: Annotated[
+        str | None, typer.Option(help="Subset to evaluate, for protocols with subsets.", show_default=False)
+    ] = None,
 ) -> None:
     """Run a benchmark protocol on a dataset with a method; write JSON and append a row to results.md."""
     from omnimaint.evaluation.bench import run_bench, write_record
 
-    with console.status(f"{protocol} / {method} on {dataset}"):
-        record = run_bench(protocol, dataset, method, seed)
+    check_target(out, BENCH, reuse=True)  # a new or earlier results folder, before the protocol runs
+    with console.status(Text(f"{protocol} / {method} on {dataset}")):
+        record = run_bench(protocol, dataset, method, seed, subset)
     path = write_record(record, out)
-    _print_metrics(record.metrics, f"{protocol} · {method} · {record.dataset_name}")
-    console.print(f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}")
+    title = " · ".join([protocol, method, record.dataset_name, *([f"subset {record.subset}"] if record.subset else [])])
+    _print_metrics(record.metrics, title)
+    for note in record.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"{record.wall_time_s:.1f} s; wrote {path} and {out / 'results.md'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_metrics(metrics: dict[str, float], title: str) -> None:
     from omnimaint.evaluation.bench import format_metric
 
-    table = Table("metric", "value", title=title)
+    table = Table("metric", "value", title=Text(title), min_width=len(title) + 4)  # the title on one line
     for name, value in metrics.items():
-        table.add_row(name, format_metric(value))
-    console.print(table)
+        table.add_row(Text(name), format_metric(value))
+    print_table(table)
 
 
 @app.command()
@@ -176,11 +189,13 @@ def tune(
     """Score a method, with changed settings, on validation data carved from the training data (never the test)."""
     from omnimaint.evaluation.tuning import append_record, parse_settings, run_tuning
 
+    check_target(out, BENCH, reuse=True)  # tuning.jsonl goes beside the benchmark records
     settings = parse_settings(setting or [])
     protocol_settings = parse_settings(protocol_setting or [])
-    with console.status(f"{protocol} {protocol_settings} / {method} {settings} on validation data of {dataset}"):
+    described = f"{protocol} {protocol_settings} / {method} {settings} on validation data of {dataset}"
+    with console.status(Text(described)):
         record = run_tuning(protocol, dataset, method, settings, seed, split_seed, protocol_settings)
-    path = append_record(record, out)
+    path = append_record(record, claim_folder(out, BENCH, reuse=True))
     _print_metrics(record.metrics, f"{protocol} · {method} · validation · split seed {split_seed}")
     console.print(f"{record.wall_time_s:.1f} s; appended to {path}")
 
@@ -202,10 +217,11 @@ def _run_import(name: str, src: Path, out: Path, overwrite: bool, **options: obj
 
     from omnimaint.adapters import get_adapter
 
+    check_target(out, DATASET, overwrite=overwrite)  # before reading the source, which may take minutes
     started = time.perf_counter()
     dataset = get_adapter(name).convert(src, out, overwrite=overwrite, **options)
     rows = ", ".join(f"{table}: {info.rows:,}" for table, info in dataset.manifest.tables.items())
-    console.print(f"[green]ok[/] {out} ({rows}) in {time.perf_counter() - started:.1f} s")
+    console.print(Text.assemble(("ok", "green"), f" {out} ({rows}) in {time.perf_counter() - started:.1f} s"))
 
 
 @import_app.command("formats")
@@ -228,9 +244,12 @@ def import_azure(
     timezone: Annotated[
         str | None, typer.Option(help="IANA zone the files' local datetimes are in (default: they are UTC).")
     ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of the CSV files (utf-8-sig reads UTF-8 with or without a BOM).")
+    ] = "utf-8-sig",
 ) -> None:
     """Azure Predictive Maintenance sample data: a folder holding PdM_*.csv."""
-    _run_import("azure", src, out, overwrite, timezone=timezone)
+    _run_import("azure", src, out, overwrite, timezone=timezone, encoding=encoding)
 
 
 @import_app.command("cmapss")
@@ -258,8 +277,12 @@ def import_cwru(
         float | None, typer.Option(help="Sampling rate in Hz for every file (default: from folders).")
     ] = None,
 ) -> None:
-    """CWRU bearing data: a folder searched recursively for class-named .mat files."""
+    """CWRU bearing data: a folder (or a rate folder such as 12k_DE) searched for class-named .mat files."""
+    from omnimaint.adapters.cwru import summarize_import
+    from omnimaint.data.manifest import read_manifest
+
     _run_import("cwru", src, out, overwrite, rate=rate)
+    console.print(summarize_import(read_manifest(out).provenance), markup=False, highlight=False, soft_wrap=True)
 
 
 @import_app.command("images")
@@ -271,8 +294,13 @@ def import_images(
     layout: Annotated[str, typer.Option(help="auto, by_name (NEU), by_folder or mvtec.")] = "auto",
     asset: Annotated[str | None, typer.Option(help="Asset id (by_name/by_folder; default: folder name).")] = None,
 ) -> None:
-    """Labelled image folders: NEU-DET (class from file name), MVTec-AD, or class folders."""
+    """Labelled image folders: NEU-DET (class from file name), MVTec-AD, or class folders; masks paired."""
+    from omnimaint.adapters.images import summarize_import
+    from omnimaint.data.manifest import read_manifest
+
     _run_import("images", src, out, overwrite, layout=layout, asset=asset)
+    for line in summarize_import(read_manifest(out).provenance):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @import_app.command("video")
@@ -295,16 +323,39 @@ def import_video(
 
 @import_app.command("maintnet")
 @reports_errors
-def import_maintnet(src: ImportSource, out: ImportOut, overwrite: ImportOverwrite = False) -> None:
+def import_maintnet(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of both CSV files (default: UTF-8, else latin-1; annotations latin-1)."),
+    ] = None,
+) -> None:
     """MaintNet logbook: a folder holding problems_actions.csv (and optionally annotated_problems.csv)."""
-    _run_import("maintnet", src, out, overwrite)
+    _run_import("maintnet", src, out, overwrite, encoding=encoding)
 
 
 @import_app.command("generic")
 @reports_errors
-def import_generic(src: ImportSource, out: ImportOut, overwrite: ImportOverwrite = False) -> None:
+def import_generic(
+    src: ImportSource,
+    out: ImportOut,
+    overwrite: ImportOverwrite = False,
+    allow_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-root",
+            metavar="DIR",
+            help="A folder besides the mapping's own that its files may come from (repeatable); others are refused.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of every CSV source (overrides each source's csv.encoding).")
+    ] = None,
+) -> None:
     """Customer CSV/Parquet files: SRC is a YAML mapping file (see docs/adapters.md)."""
-    _run_import("generic", src, out, overwrite)
+    _run_import("generic", src, out, overwrite, allow_roots=tuple(allow_root or ()), encoding=encoding)
 
 
 @app.command()
@@ -324,14 +375,19 @@ def simulate(
         float, typer.Option(help="Multiplies every fault-onset hazard (more failures in a short history).")
     ] = 1.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Simulate a plant (telemetry, vibration, camera, events, work orders) into a canonical dataset."""
+    """Simulate a plant (telemetry, vibration, camera, events, work orders) into a canonical dataset.
+
+    A run expected to take 30 s or more, or to write 1 GB or more, is announced first (on stderr).
+    """
     import time
 
     from omnimaint.errors import ConfigError
     from omnimaint.sim import PlantConfig
     from omnimaint.sim import simulate as simulate_plant
     from omnimaint.sim.config import Language
+    from omnimaint.sim.estimate import estimate
 
     languages: dict[str, Language] = {"en": "en", "zh": "zh"}
     if lang not in languages:
@@ -348,10 +404,14 @@ def simulate(
         workers=workers,
         fault_rate_scale=fault_rate_scale,
     )
+    check_target(out, DATASET, overwrite=overwrite)  # before simulating, which may take minutes
+    expected = estimate(config)
+    if expected.large:
+        err_console.print(expected.describe(config), soft_wrap=True, highlight=False)
     started = time.perf_counter()
-    dataset = simulate_plant(config, out, overwrite=overwrite, progress=True)
+    dataset = simulate_plant(config, out, overwrite=overwrite, progress=progress)
     rows = ", ".join(f"{table}: {info.rows:,}" for table, info in dataset.manifest.tables.items())
-    console.print(f"[green]ok[/] {out} ({rows}) in {time.perf_counter() - started:.1f} s")
+    console.print(Text.assemble(("ok", "green"), f" {out} ({rows}) in {time.perf_counter() - started:.1f} s"))
 
 
 def main() -> None:
@@ -359,7 +419,9 @@ def main() -> None:
     app()
 
 
-# Model commands register themselves on `app` (kept in their own module to keep this one short).
-from omnimaint import cli_model  # noqa: E402
+# Model commands, then bundle-signing commands, register themselves on `app` (kept in their own modules
+# to keep this one short; imported in the order `--help` lists them).
+from omnimaint import cli_model  # noqa: E402, I001
+from omnimaint import cli_bundle  # noqa: E402
 
-__all__ = ["app", "cli_model", "main"]
+__all__ = ["app", "cli_bundle", "cli_model", "main"]

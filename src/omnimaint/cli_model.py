@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 import yaml
+from rich.text import Text
 
 from omnimaint.cli import DatasetArg, app, console, reports_errors
 from omnimaint.errors import ConfigError
@@ -24,9 +24,13 @@ LrOption = Annotated[float | None, typer.Option("--lr", help="Learning rate.")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of everything.")]
 DevicesOption = Annotated[int | None, typer.Option("--devices", help="Processes/accelerators (data parallel).")]
 StrategyOption = Annotated[str | None, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ddp_spawn.")]
-AcceleratorOption = Annotated[str | None, typer.Option("--accelerator", help="cpu, gpu or auto.")]
+AcceleratorOption = Annotated[
+    str | None, typer.Option("--accelerator", help="cpu, gpu (CUDA or Apple MPS), cuda, mps or auto.")
+]
 InitOption = Annotated[Path | None, typer.Option("--init-from", help="Pretraining run (or bundle) to start from.")]
-ResumeOption = Annotated[Path | None, typer.Option("--resume", help="Lightning checkpoint to resume.")]
+ResumeOption = Annotated[
+    Path | None, typer.Option("--resume", help="Lightning checkpoint (.ckpt in the run's checkpoints/) to resume.")
+]
 LabelsOption = Annotated[float | None, typer.Option("--label-fraction", help="Share of training labels used.")]
 SplitOption = Annotated[str | None, typer.Option("--split", help="Split strategy: asset, time, asset_time.")]
 FusionOption = Annotated[str | None, typer.Option("--fusion", help="cross_attention or late.")]
@@ -37,6 +41,13 @@ TextOption = Annotated[str | None, typer.Option("--text-encoder", help="pretrain
 LimitOption = Annotated[int | None, typer.Option("--limit-batches", help="Cap on training batches per epoch.")]
 WorkersOption = Annotated[int | None, typer.Option("--workers", help="Data-loader worker processes.")]
 ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+RunOverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace a run of this command at --out (without it, such a run is continued only by --resume).",
+    ),
+]
 
 
 def _parse_sets(values: list[str] | None) -> dict[str, Any]:
@@ -45,7 +56,11 @@ def _parse_sets(values: list[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"--set expects dotted.path=value, got {item!r}")
         key, raw = item.split("=", 1)
-        parsed[key.strip()] = yaml.safe_load(raw)
+        try:
+            parsed[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "cannot be parsed"
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem}); quote it") from None
     return parsed
 
 
@@ -118,6 +133,7 @@ def pretrain(
     workers: WorkersOption = None,
     progress: ProgressOption = True,
     set_: SetOption = None,
+    overwrite: RunOverwriteOption = False,
 ) -> None:
     """Self-supervised pretraining (cross-modal contrastive + masked telemetry reconstruction), no labels."""
     from omnimaint.training.run import pretrain as run_pretrain
@@ -128,9 +144,9 @@ def pretrain(
         accelerator=accelerator, resume=resume, split=split, text_encoder=text_encoder,
         limit_batches=limit_batches, workers=workers, progress=progress,
     )  # fmt: skip
-    bundle = run_pretrain(settings)
+    bundle = run_pretrain(settings, overwrite=overwrite)
     if bundle is not None:
-        console.print(f"[green]pretrained[/] bundle at {bundle}")
+        console.print(Text.assemble(("pretrained", "green"), f" bundle at {bundle}"))
 
 
 @app.command()
@@ -157,6 +173,7 @@ def train(
     workers: WorkersOption = None,
     progress: ProgressOption = True,
     set_: SetOption = None,
+    overwrite: RunOverwriteOption = False,
 ) -> None:
     """Multi-task fine-tuning (optionally from a pretraining run); writes a calibrated bundle."""
     from omnimaint.training.run import train as run_train
@@ -168,9 +185,9 @@ def train(
         split=split, fusion=fusion, text_encoder=text_encoder, limit_batches=limit_batches,
         workers=workers, progress=progress,
     )  # fmt: skip
-    bundle = run_train(settings)
+    bundle = run_train(settings, overwrite=overwrite)
     if bundle is not None:
-        console.print(f"[green]trained[/] bundle at {bundle}")
+        console.print(Text.assemble(("trained", "green"), f" bundle at {bundle}"))
 
 
 @app.command()
@@ -185,18 +202,24 @@ def evaluate(
     backend: Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after omnimaint export).")] = "torch",
     ablation: Annotated[bool, typer.Option("--ablation/--no-ablation", help="Mask each modality in turn.")] = True,
     progress: ProgressOption = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an evaluation folder at --out (never anything else).")
+    ] = False,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
+    ] = None,
 ) -> None:
     """Measure every head, early warning and modality ablations; write metrics.json and report.html."""
-    from rich.table import Table
-
+    from omnimaint.atomic import EVALUATION, check_target, staged_folder
     from omnimaint.evaluation.model_eval import SplitName, evaluate_bundle
-    from omnimaint.evaluation.report import summary_rows, write_report
+    from omnimaint.evaluation.report import write_report
     from omnimaint.inference.predictor import Backend
 
     if split not in ("train", "val", "test", "all"):
         raise ConfigError(f"--split must be train, val, test or all, not {split!r}")
     if backend not in ("torch", "onnx", "onnx-int8"):
         raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
+    check_target(out, EVALUATION, overwrite=overwrite)  # before minutes of evaluation
     evaluation = evaluate_bundle(
         bundle,
         dataset,
@@ -204,13 +227,26 @@ def evaluate(
         ablation=ablation,
         backend=cast("Backend", backend),
         progress=progress,
+        public_key=public_key,
     )
-    metrics_path, report_path = write_report(evaluation, out, f"{bundle} on {dataset} ({split})")
-    table = Table("metric", "value", title=f"evaluation ({split} split)")
-    for name, value in summary_rows(evaluation.metrics):
-        table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
-    console.print(table)
+    with staged_folder(out, EVALUATION, overwrite=overwrite) as folder:  # appears whole, or not at all
+        written = write_report(evaluation, folder, f"{bundle} on {dataset} ({split})")
+    metrics_path, report_path = (out / path.relative_to(folder) for path in written)
+    _print_summary(evaluation.metrics, f"evaluation ({split} split)")
     console.print(f"wrote {metrics_path} and {report_path}")
+
+
+def _print_summary(metrics: dict[str, Any], title: str) -> None:
+    """The headline figures of an evaluation as a table (undefined ones with their reason)."""
+    from rich.table import Table
+
+    from omnimaint.cli_output import print_table
+    from omnimaint.evaluation.report import summary_rows
+
+    table = Table("metric", "value", title=title)
+    for row in summary_rows(metrics):
+        table.add_row(Text(row.name), Text(row.text))
+    print_table(table)
 
 
 @app.command()
@@ -219,15 +255,18 @@ def export(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)],
     format_: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
     int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamically quantised int8 model.")] = False,
-    opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
+    opset: Annotated[int, typer.Option(help="ONNX opset (14 to 20).")] = 17,
 ) -> None:
-    """Export the bundle's model to ONNX (checked against PyTorch) and add it to the bundle."""
+    """Export the bundle's model to ONNX (checked against PyTorch) and add it to the bundle; a bundle that
+    fails verification is refused, never re-hashed."""
     from omnimaint.inference.export import export_bundle
 
     if format_ != "onnx":
         raise ConfigError(f"--format {format_!r} is not supported; use onnx")
     path, report = export_bundle(bundle, int8=int8, opset=opset)
-    console.print(f"[green]exported[/] {path} (largest difference from PyTorch: {report.worst:.2e})")
+    console.print(
+        Text.assemble(("exported", "green"), f" {path} (largest difference from PyTorch: {report.worst:.2e})")
+    )
 
 
 @app.command()
@@ -241,26 +280,25 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the plant and of training.")] = 0,
     lang: Annotated[str, typer.Option(help="Language of logs and work orders: en or zh.")] = "en",
     progress: ProgressOption = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier demo at --out.")] = False,
 ) -> None:
     """The main job on the built-in simulated plant: simulate → pretrain → train → evaluate, with a metrics table."""
-    from rich.table import Table
-
     from omnimaint.data.dataset import Dataset
     from omnimaint.data.inspection import summarize
     from omnimaint.demo import DemoSettings, run_demo
-    from omnimaint.evaluation.report import summary_rows
+    from omnimaint.sim.config import Language
 
-    result = run_demo(out, DemoSettings(assets=assets, days=days, seed=seed, lang=lang), progress=progress)
+    if lang not in ("en", "zh"):
+        raise ConfigError(f"--lang must be 'en' or 'zh', got {lang!r}")
+    settings = DemoSettings(assets=assets, days=days, seed=seed, lang=cast("Language", lang))
+    result = run_demo(out, settings, overwrite=overwrite, progress=progress)
     summary = summarize(Dataset(result.dataset))
     console.print(
         f"plant: {len(summary.assets)} assets, {summary.rows['telemetry']:,} telemetry rows, "
         f"{summary.rows['waveforms']:,} bursts, {summary.rows['frames']:,} frames, {summary.rows['events']:,} events, "
         f"{summary.rows['maintenance']:,} work orders, {summary.rows['failures']} failures"
     )
-    table = Table("metric", "value", title="held-out assets (test split)")
-    for name, value in summary_rows(result.evaluation.metrics):
-        table.add_row(name, "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
-    console.print(table)
+    _print_summary(result.evaluation.metrics, "held-out assets (test split)")
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
 
 
@@ -276,17 +314,19 @@ def probe(
     draws: Annotated[int, typer.Option(help="Seeded low-label draws.")] = 10,
     progress: ProgressOption = True,
     set_: SetOption = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a linear-probe folder at --out.")] = False,
 ) -> None:
     """Linear probe of the encoders (a pretraining run, or fresh weights): validation failure AUROC of a
     logistic regression on their pooled outputs; writes OUT/probe.json."""
-    from omnimaint.training.probe import linear_probe
+    from omnimaint.atomic import PROBE, check_target
+    from omnimaint.training.probe import linear_probe, write_probe
 
     settings = _training_config(
         dataset, out, config, set_, None, init_from=init_from, seed=seed, progress=progress
     )  # fmt: skip
+    check_target(out, PROBE, overwrite=overwrite)  # before minutes of probing
     result = linear_probe(settings, fraction, draws)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_probe(result, out, overwrite=overwrite)
     per_modality = ", ".join(f"{m} {v:.3f}" for m, v in result.modalities.items())
     console.print(f"failure AUROC (validation), all training labels: {result.all_labels:.3f}")
     console.print(
@@ -321,6 +361,9 @@ def experiment(
     ] = None,
     progress: ProgressOption = False,
     set_: SetOption = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start afresh instead of reusing the finished runs at --out.")
+    ] = False,
 ) -> None:
     """Run an experiment behind the model's claims and write results.md (a table) and results.json."""
     from omnimaint.training.experiments import label_efficiency, modality_ablation
@@ -328,9 +371,9 @@ def experiment(
     settings = _training_config(dataset, out, config, set_, None, epochs=epochs, progress=progress)
     splits = _seeds(split_seeds) if split_seeds is not None else None
     if name == "ablation":
-        modality_ablation(settings, out, splits)
+        modality_ablation(settings, out, splits, overwrite=overwrite)
     elif name == "label-efficiency":
-        label_efficiency(settings, out, fraction, _seeds(seeds), finetune_epochs, splits)
+        label_efficiency(settings, out, fraction, _seeds(seeds), finetune_epochs, splits, overwrite=overwrite)
     else:
         raise ConfigError(f"unknown experiment {name!r}; choose ablation or label-efficiency")
     console.print((out / "results.md").read_text())

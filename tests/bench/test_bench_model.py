@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from omnimaint.atomic import BENCH, claim_folder
 from omnimaint.data.dataset import Dataset
 from omnimaint.inference import Predictor
 from omnimaint.inference.export import export_bundle
@@ -95,8 +96,7 @@ def test_throughput(plant: Path, tmp_path: Path, request: pytest.FixtureRequest)
                 repeats * size, time.perf_counter() - started
             )
 
-    out = Path(request.config.getoption("--bench-out"))
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_folder(Path(request.config.getoption("--bench-out")), BENCH, reuse=True)
     (out / "throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     print("\nthroughput on", torch.get_num_threads(), "threads:")
     for name, value in results.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from omnimaint.atomic import BENCH, claim_folder
 from omnimaint.data import Dataset
 from omnimaint.errors import DatasetError
 from omnimaint.evaluation.bench import format_metric, run_bench, write_record
@@ -47,9 +48,7 @@ BENCHMARKS = [
 
 @pytest.fixture(scope="session")
 def bench_out(request: pytest.FixtureRequest) -> Path:
-    out = Path(request.config.getoption("--bench-out"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return claim_folder(Path(request.config.getoption("--bench-out")), BENCH, reuse=True)
 
 
 def imported(public_data_dir: Path, bench_out: Path, name: str) -> Path:

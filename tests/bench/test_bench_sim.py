@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from omnimaint.atomic import BENCH, claim_folder
 from omnimaint.data import validate_dataset
 
 pytestmark = pytest.mark.bench
@@ -55,8 +56,7 @@ def test_fifty_assets_ninety_days_under_two_minutes(tmp_path: Path, request: pyt
         "cpus": os.cpu_count(),
     }
     shutil.rmtree(out, ignore_errors=True)
-    bench_out = Path(request.config.getoption("--bench-out"))
-    bench_out.mkdir(parents=True, exist_ok=True)
+    bench_out = claim_folder(Path(request.config.getoption("--bench-out")), BENCH, reuse=True)
     (bench_out / "simulator.json").write_text(json.dumps(results, indent=2) + "\n")
     print("\nsimulator, 50 assets x 90 days, 2 workers:")
     for name, value in results.items():

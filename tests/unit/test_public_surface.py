@@ -15,6 +15,8 @@ PACKAGES = [
     "omnimaint.inference",
     "omnimaint.evaluation",
     "omnimaint.evaluation.protocols",
+    "omnimaint.evaluation.report",
+    "omnimaint.atomic",
     "omnimaint.baselines",
 ]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from omnimaint.adapters.clock import check_timezone, parse_times
-from omnimaint.adapters.progress import progress_bar
+from omnimaint.adapters.csv_text import check_encoding
 from omnimaint.adapters.sources import (
     CHUNK_ROWS,
     TableChunk,
@@ -34,6 +34,7 @@ from omnimaint.adapters.sources import (
 )
 from omnimaint.data import ChannelInfo, Dataset, DatasetWriter, Manifest, describe_provenance
 from omnimaint.data.schema import SCHEMA_VERSION
+from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ def _drop_repeated(frame: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
     return frame.loc[~repeated.to_numpy()]
 
 
-def _read_assets(path: Path) -> tuple[pd.DataFrame, frozenset[int]]:
-    chunk = read_whole_table(path, required=("machineID", "model", "age"))
+def _read_assets(path: Path, encoding: str) -> tuple[pd.DataFrame, frozenset[int]]:
+    chunk = read_whole_table(path, required=("machineID", "model", "age"), encoding=encoding)
     first_duplicate(chunk, ["machineID"], "machineID")
     machines = integer_values(chunk, "machineID")
     ages = integer_values(chunk, "age")
@@ -114,8 +115,8 @@ def _read_assets(path: Path) -> tuple[pd.DataFrame, frozenset[int]]:
     return assets, frozenset(int(m) for m in machines)
 
 
-def _read_failures(path: Path, known: frozenset[int], timezone: str | None) -> pd.DataFrame:
-    chunk = read_whole_table(path, required=("datetime", "machineID", "failure"))
+def _read_failures(path: Path, known: frozenset[int], timezone: str | None, encoding: str) -> pd.DataFrame:
+    chunk = read_whole_table(path, required=("datetime", "machineID", "failure"), encoding=encoding)
     component = _components(chunk, "failure")
     failures = pd.DataFrame(
         {
@@ -128,8 +129,10 @@ def _read_failures(path: Path, known: frozenset[int], timezone: str | None) -> p
     return _drop_repeated(failures, path, "failure")
 
 
-def _read_maintenance(path: Path, known: frozenset[int], timezone: str | None, failures: pd.DataFrame) -> pd.DataFrame:
-    chunk = read_whole_table(path, required=("datetime", "machineID", "comp"))
+def _read_maintenance(
+    path: Path, known: frozenset[int], timezone: str | None, failures: pd.DataFrame, encoding: str
+) -> pd.DataFrame:
+    chunk = read_whole_table(path, required=("datetime", "machineID", "comp"), encoding=encoding)
     frame = pd.DataFrame(
         {
             "asset_id": _asset_ids(chunk, known),
@@ -147,8 +150,8 @@ def _read_maintenance(path: Path, known: frozenset[int], timezone: str | None, f
     return frame
 
 
-def _read_events(path: Path, known: frozenset[int], timezone: str | None) -> pd.DataFrame:
-    chunk = read_whole_table(path, required=("datetime", "machineID", "errorID"))
+def _read_events(path: Path, known: frozenset[int], timezone: str | None, encoding: str) -> pd.DataFrame:
+    chunk = read_whole_table(path, required=("datetime", "machineID", "errorID"), encoding=encoding)
     codes = text_values(chunk, "errorID")
     return pd.DataFrame(
         {
@@ -212,6 +215,7 @@ def import_azure(
     *,
     overwrite: bool = False,
     timezone: str | None = None,
+    encoding: str = "utf-8-sig",
     chunk_rows: int = CHUNK_ROWS,
     show_progress: bool = True,
 ) -> Dataset:
@@ -224,6 +228,7 @@ def import_azure(
         overwrite: Replace an existing dataset at ``out``.
         timezone: IANA zone the files' datetimes are local to; ``None`` reads them as UTC (the sample data
             carries no zone; UTC is the convention).
+        encoding: Text encoding of the five files (``utf-8-sig``: UTF-8, with or without a byte-order mark).
         chunk_rows: Telemetry records per streamed chunk (bounds memory).
         show_progress: Show a progress bar on a terminal.
 
@@ -232,20 +237,23 @@ def import_azure(
 
     Raises:
         DatasetError: if a file is missing or a record is malformed (naming file, line and column).
-        ConfigError: if ``timezone`` is not a known IANA zone.
+        ConfigError: if ``timezone`` is not a known IANA zone or ``encoding`` not a known text encoding.
     """
     check_timezone(timezone)
+    check_encoding(encoding)
     files = AzureFiles.under(src)
-    assets, known = _read_assets(files.machines)
-    failures = _read_failures(files.failures, known, timezone)
-    maintenance = _read_maintenance(files.maintenance, known, timezone, failures)
-    events = _read_events(files.errors, known, timezone)
+    assets, known = _read_assets(files.machines, encoding)
+    failures = _read_failures(files.failures, known, timezone, encoding)
+    maintenance = _read_maintenance(files.maintenance, known, timezone, failures, encoding)
+    events = _read_events(files.errors, known, timezone, encoding)
     total = count_records(files.telemetry)
     with DatasetWriter(out, _manifest(src, timezone), overwrite=overwrite) as writer:
         writer.append("assets", assets)
         required = ("datetime", "machineID", *CHANNELS)
         with progress_bar("Azure PdM telemetry", total, enabled=show_progress) as advance:
-            for chunk in read_table_chunks(files.telemetry, required=required, chunk_rows=chunk_rows):
+            for chunk in read_table_chunks(
+                files.telemetry, required=required, chunk_rows=chunk_rows, encoding=encoding
+            ):
                 writer.append("telemetry", _telemetry_rows(chunk, known, timezone))
                 advance(len(chunk))
         writer.append("events", events)

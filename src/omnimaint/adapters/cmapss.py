@@ -10,6 +10,7 @@ last one. See ``docs/adapters.md``.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import re
@@ -17,16 +18,17 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from omnimaint.adapters.clock import synthetic_times
-from omnimaint.adapters.progress import progress_bar
+from omnimaint.adapters.sources import require_file
 from omnimaint.data import ChannelInfo, Dataset, DatasetWriter, Manifest, describe_provenance
 from omnimaint.data.schema import SCHEMA_VERSION
 from omnimaint.errors import ConfigError, DatasetError
+from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +93,30 @@ def _find(src: Path, stem: str) -> Path:
     raise DatasetError(f"{src / stem}.txt: not found (nor {stem}.txt.gz); a C-MAPSS subset needs train, test and RUL")
 
 
-def _open_text(path: Path) -> TextIO:
+def _open_bytes(path: Path) -> gzip.GzipFile | io.BufferedReader:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="ascii")
-    return path.open(encoding="ascii")
+        return gzip.GzipFile(path, "rb")
+    return path.open("rb")
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line; a byte that is not ASCII is an error naming its real line."""
+    require_file(path, "a C-MAPSS text file")
+    number = 0
     try:
-        with _open_text(path) as handle:
-            yield from enumerate(handle, start=1)
+        with _open_bytes(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    yield number, raw.decode("ascii")
+                except UnicodeDecodeError as exc:
+                    raise DatasetError(
+                        f"{path}: line {number}, character {exc.start + 1}: byte {raw[exc.start]:#04x} is not ASCII "
+                        "(C-MAPSS files hold space-separated numbers only)"
+                    ) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DatasetError(f"{path}: damaged or truncated gzip file ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not a C-MAPSS text file (non-ASCII byte at offset {exc.start})") from exc
+        raise DatasetError(f"{path}: damaged or truncated gzip file after line {number} ({exc})") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from exc
 
 
 def read_engine_file(path: Path) -> EngineRecords:

@@ -1,18 +1,23 @@
 """Case Western Reserve University bearing data (MATLAB v5 ``.mat`` files) → canonical dataset.
 
-Every ``.mat`` file under the source folder is one recording of the test rig, named after its class
-(``Normal_0``, ``IR007_1``, ``B014_2``, ``OR021@6_3``). It becomes one asset with one waveform row
-per accelerometer present (``DE``, ``FE``, ``BA``) holding the whole recording, and one labelled-state
-row in ``failures`` (component ``bearing``, fault type ``normal`` or the class without the load).
-See ``docs/adapters.md`` for the sampling-rate and record-number rules.
+Every ``.mat`` file under the source folder (symbolic links followed, see
+:mod:`omnimaint.adapters.source_tree`) is one recording of the test rig, named after its class (``Normal_0``,
+``IR007_1``, ``B014_2``, ``OR021@6_3``). It becomes one asset with one waveform row per accelerometer
+present (``DE``, ``FE``, ``BA``) holding the whole recording, and one labelled-state row in ``failures``
+(component ``bearing``, fault type ``normal`` or the class without the load). Faults seeded in the fan-end
+bearing (files under a ``…_FE`` folder) are another fault than the same class in the drive-end bearing (a
+smaller bearing, other defect frequencies), so their fault types carry the end: ``FE-IR007``. See
+``docs/adapters.md`` for the sampling-rate, bearing-end and record-number rules.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -24,16 +29,19 @@ import scipy.io
 from scipy.io.matlab import MatReadError
 
 from omnimaint.adapters.clock import SYNTHETIC_EPOCH
-from omnimaint.adapters.progress import progress_bar
+from omnimaint.adapters.source_tree import walk_source
 from omnimaint.data import ChannelInfo, Dataset, DatasetWriter, Manifest, describe_provenance
 from omnimaint.data.schema import SCHEMA_VERSION, TIMESTAMP_TYPE
 from omnimaint.errors import ConfigError, DatasetError
+from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 ASSET_TYPE: Final = "bearing_rig"
 COMPONENT: Final = "bearing"
 CHANNELS: Final = ("DE", "FE", "BA")
+FAN_END_PREFIX: Final = "FE-"
+"""Prefix of the fault types of faults seeded in the fan-end bearing (``FE-IR007``)."""
 NORMAL_RATE_HZ: Final = 48_000.0
 """CWRU's normal-baseline recordings were sampled at 48 kHz (CWRU Bearing Data Center, 'Normal Baseline Data')."""
 
@@ -97,20 +105,31 @@ def parse_class(path: Path) -> BearingClass:
     return BearingClass(match["location"], int(match["diameter"]), match["position"], load)
 
 
-def folder_rate(relative: Path, bearing: BearingClass) -> float | None:
-    """Sampling rate from the folder names (``12k_DE`` → 12000); 48 kHz for normal files outside one."""
-    for part in relative.parts[:-1]:
-        match = _RATE_FOLDER.match(part)
+def folders_of(src: Path, relative: Path) -> tuple[str, ...]:
+    """The folder names that can tell a file's rate and bearing end, nearest first: the folders between the
+    source folder and the file, then the source folder's own name (as given, then resolved through links),
+    so that ``12k_DE`` itself can be the source."""
+    names = [*reversed(relative.parts[:-1]), src.absolute().name, src.resolve().name]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def folder_rate(folders: Sequence[str], bearing: BearingClass) -> float | None:
+    """Sampling rate from the nearest folder named ``<n>k…`` (``12k_DE`` → 12000); 48 kHz for normal files
+    outside one."""
+    for name in folders:
+        match = _RATE_FOLDER.match(name)
         if match:
             return float(match["khz"]) * 1000.0
     return NORMAL_RATE_HZ if bearing.location == "normal" else None
 
 
-def _fault_end(relative: Path, bearing: BearingClass) -> str | None:
+def fault_end(folders: Sequence[str], bearing: BearingClass) -> str | None:
+    """The bearing a fault was seeded in, from the nearest folder ending ``_DE``/``_FE``; ``None`` for normal
+    recordings and for faults outside such a folder."""
     if bearing.location == "normal":
         return None
-    for part in relative.parts[:-1]:
-        match = _END_FOLDER.search(part)
+    for name in folders:
+        match = _END_FOLDER.search(name)
         if match:
             return match["end"].upper()
     return None
@@ -149,10 +168,18 @@ class Recording:
     record: str
     channels: tuple[str, ...]
     rpm: int | None
+    end: str | None = None
+    """Bearing the fault was seeded in (``DE``, ``FE``), ``None`` for normal recordings or when unknown."""
 
     @property
     def asset_id(self) -> str:
         return cwru_asset_id(self.relative)
+
+    @property
+    def fault_type(self) -> str:
+        """The class code (``IR007``), with ``FE-`` in front for a fault in the fan-end bearing."""
+        code = self.bearing.fault_type
+        return f"{FAN_END_PREFIX}{code}" if self.end == "FE" else code
 
     def metadata(self) -> str:
         return json.dumps(
@@ -162,7 +189,7 @@ class Recording:
                 "location": self.bearing.location,
                 "diameter_mils": self.bearing.diameter_mils,
                 "position": self.bearing.position,
-                "end": _fault_end(self.relative, self.bearing),
+                "end": self.end,
                 "rpm": self.rpm,
                 "source_file": self.relative.as_posix(),
                 "record": f"X{self.record}",
@@ -170,7 +197,9 @@ class Recording:
         )
 
 
-def survey_recording(path: Path, relative: Path, bearing: BearingClass, rate_hz: float) -> Recording:
+def survey_recording(
+    path: Path, relative: Path, bearing: BearingClass, rate_hz: float, end: str | None = None
+) -> Recording:
     """List a file's variables (without reading the samples), choose its record and read its RPM."""
     try:
         variables = [name for name, _, _ in scipy.io.whosmat(path)]
@@ -192,7 +221,7 @@ def survey_recording(path: Path, relative: Path, bearing: BearingClass, rate_hz:
         value = np.asarray(_read_variables(path, [f"X{record}RPM"])[f"X{record}RPM"]).reshape(-1)
         rpm = int(value[0]) if value.size else None
     channels = tuple(c for c in CHANNELS if c in records[record])
-    return Recording(path, relative, bearing, rate_hz, record, channels, rpm)
+    return Recording(path, relative, bearing, rate_hz, record, channels, rpm, end)
 
 
 def read_samples(recording: Recording) -> dict[str, np.ndarray]:
@@ -233,8 +262,11 @@ def _waveform_rows(asset_id: str, channels: dict[str, np.ndarray], rate: float) 
     )
 
 
-def _manifest(src: Path, fault_types: list[str], rates: set[float], rate: float | None) -> Manifest:
+def _manifest(src: Path, recordings: list[Recording], rate: float | None, links: dict[str, str]) -> Manifest:
+    rates = {r.rate_hz for r in recordings}
     common_rate = next(iter(rates)) if len(rates) == 1 else None
+    faults = {r.fault_type for r in recordings}
+    ends = Counter("normal" if r.bearing.location == "normal" else (r.end or "unknown") for r in recordings)
     return Manifest(
         schema_version=SCHEMA_VERSION,
         name="cwru",
@@ -249,14 +281,84 @@ def _manifest(src: Path, fault_types: list[str], rates: set[float], rate: float 
             for name in CHANNELS
         ),
         components={ASSET_TYPE: (COMPONENT,)},
-        fault_types=tuple(fault_types),
+        fault_types=(("normal",) if "normal" in faults else ()) + tuple(sorted(faults - {"normal"})),
         provenance=describe_provenance(
             source="Case Western Reserve University Bearing Data Center (Smith & Randall, MSSP 2015)",
             adapter="cwru",
             source_path=str(src),
             rate_override_hz=rate,
+            recordings=len(recordings),
+            recordings_by_end={
+                "DE": ends["DE"],
+                "FE": ends["FE"],
+                "unknown": ends["unknown"],
+                "normal": ends["normal"],
+            },
+            loads_hp=sorted({r.bearing.load_hp for r in recordings}),
+            rates_hz=sorted(rates),
+            followed_links=links,
         ),
     )
+
+
+def summarize_import(provenance: dict[str, Any]) -> str:
+    """One line saying what a CWRU import found, from its dataset's provenance (the CLI prints it).
+
+    Example: ``recordings: 43 (42 drive-end faults, 1 normal); loads 0, 1, 2, 3 HP; rates 12, 48 kHz``.
+    """
+    ends = provenance.get("recordings_by_end", {})
+    kinds = [
+        f"{ends[key]} {label}"
+        for key, label in (
+            ("DE", "drive-end faults"),
+            ("FE", "fan-end faults (FE-…)"),
+            ("unknown", "faults of unknown end, taken as drive-end"),
+            ("normal", "normal"),
+        )
+        if ends.get(key)
+    ]
+    loads = ", ".join(str(load) for load in provenance.get("loads_hp", []))
+    rates = ", ".join(f"{rate / 1000:g}" for rate in provenance.get("rates_hz", []))
+    line = f"recordings: {provenance.get('recordings', 0)} ({', '.join(kinds)}); loads {loads} HP; rates {rates} kHz"
+    if provenance.get("followed_links"):
+        count = len(provenance["followed_links"])
+        line += f"; followed {count} link{'s' if count != 1 else ''} out of the source folder"
+    return line
+
+
+_Planned = tuple[Path, Path, BearingClass, float, str | None]
+"""A file to convert: path, path relative to the source, class, sampling rate, bearing end."""
+
+
+def _plan(src: Path, rate: float | None) -> tuple[list[_Planned], dict[str, str]]:
+    tree = walk_source(src)
+    files = [path for path in tree.files if path.suffix.lower() == ".mat"]
+    if not files:
+        others = [tree.relative(p).as_posix() for p in tree.files[:3]]
+        found = f" (found {len(tree.files)} other files: {', '.join(others)}{' …' if len(tree.files) > 3 else ''})"
+        raise DatasetError(f"{src}: no .mat files{found if tree.files else ''}; CWRU recordings are MATLAB .mat files")
+    plan: list[_Planned] = []
+    for path in files:
+        relative = tree.relative(path)
+        bearing = parse_class(path)
+        folders = folders_of(src, relative)
+        file_rate = float(rate) if rate is not None else folder_rate(folders, bearing)
+        if file_rate is None:
+            raise DatasetError(
+                f"{path}: cannot tell the sampling rate (no folder named like '12k_DE' or '48k_DE' holds it); "
+                "put it in such a folder or pass --rate"
+            )
+        plan.append((path, relative, bearing, file_rate, fault_end(folders, bearing)))
+    ends = {end for _, _, bearing, _, end in plan if bearing.location != "normal"}
+    if "FE" in ends:
+        fan = sum(end == "FE" for *_, end in plan)
+        logger.warning(
+            "%d fan-end fault recordings are labelled FE-<class> (FE-IR007 ...), apart from the drive-end classes",
+            fan,
+        )
+        if None in ends:
+            logger.warning("fault files outside a '_DE'/'_FE' folder are taken as drive-end faults")
+    return plan, tree.external_links
 
 
 def import_cwru(
@@ -270,7 +372,8 @@ def import_cwru(
     """Convert every CWRU ``.mat`` file under ``src`` into a canonical dataset at ``out``.
 
     Args:
-        src: Folder searched recursively for ``.mat`` files named after their class.
+        src: Folder searched recursively (symbolic links followed) for ``.mat`` files named after their class;
+            may be a rate folder such as ``12k_DE`` itself.
         out: Where the dataset appears (atomically).
         overwrite: Replace an existing dataset at ``out``.
         rate: Sampling rate in Hz for every file, overriding the folder-name rule
@@ -282,34 +385,20 @@ def import_cwru(
 
     Raises:
         DatasetError: if a file name is not a CWRU class, a file is unreadable or lacks accelerometer data,
-            or a fault file's rate cannot be told from its folder (pass ``rate``).
+            a link is dangling, or a fault file's rate cannot be told from its folder (pass ``rate``).
         ConfigError: if ``rate`` is not positive.
     """
-    if rate is not None and rate <= 0:
-        raise ConfigError(f"--rate must be positive, got {rate}")
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"--rate must be a positive, finite number of Hz, got {rate}")
     if not src.is_dir():
         raise DatasetError(f"{src}: not a folder (expected the folder holding the CWRU .mat files)")
-    files = sorted(src.rglob("*.mat"))
-    if not files:
-        raise DatasetError(f"{src}: no .mat files")
-    plan: list[tuple[Path, Path, BearingClass, float]] = []
-    for path in files:
-        relative = path.relative_to(src)
-        bearing = parse_class(path)
-        file_rate = float(rate) if rate is not None else folder_rate(relative, bearing)
-        if file_rate is None:
-            raise DatasetError(
-                f"{path}: cannot tell the sampling rate (no '12k_'/'48k_' folder in {relative.parent}); pass --rate"
-            )
-        plan.append((path, relative, bearing, file_rate))
+    plan, links = _plan(src, rate)
     recordings: list[Recording] = []
     with progress_bar("CWRU recordings", 2 * len(plan), enabled=show_progress) as advance:
-        for path, relative, bearing, file_rate in plan:
-            recordings.append(survey_recording(path, relative, bearing, file_rate))
+        for path, relative, bearing, file_rate, end in plan:
+            recordings.append(survey_recording(path, relative, bearing, file_rate, end))
             advance(1)
-        faults = {r.bearing.fault_type for r in recordings}
-        fault_types = (["normal"] if "normal" in faults else []) + sorted(faults - {"normal"})
-        manifest = _manifest(src, fault_types, {r.rate_hz for r in recordings}, rate)
+        manifest = _manifest(src, recordings, rate, links)
         with DatasetWriter(out, manifest, overwrite=overwrite) as writer:
             writer.append(
                 "assets",
@@ -333,7 +422,7 @@ def import_cwru(
                         "asset_id": [r.asset_id for r in recordings],
                         "ts": SYNTHETIC_EPOCH,
                         "component": COMPONENT,
-                        "fault_type": [r.bearing.fault_type for r in recordings],
+                        "fault_type": [r.fault_type for r in recordings],
                     }
                 ),
             )

@@ -4,8 +4,8 @@
 commas) holds one work order per record. The optional ``annotated_problems.csv`` (IDENT, PROBLEM,
 LOCATION, PART, TGGEDPROBLEM, ACTION; read as latin-1) names the part for some of them; ``PART`` becomes
 the work order's component (empty and the literal ``None`` mean unannotated). The logbook has no dates:
-record ``i`` (0-based) opens at ``2000-01-01T00:00Z + i minutes``, so the file order is kept. See
-``docs/adapters.md``.
+record ``i`` (0-based) opens at ``2000-01-01T00:00Z + i minutes``, so the file order is kept. An
+explicit ``encoding`` reads both files in it, with no fallback. See ``docs/adapters.md``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from omnimaint.adapters.clock import synthetic_times
+from omnimaint.adapters.csv_text import check_encoding
 from omnimaint.adapters.sources import TableChunk, read_whole_table, text_values
 from omnimaint.data import Dataset, Manifest, describe_provenance, write_dataset
 from omnimaint.data.schema import SCHEMA_VERSION
@@ -43,7 +44,11 @@ def unique_work_order_ids(idents: pd.Series) -> pd.Series:
     return pd.Series(ids, index=idents.index, dtype=object)
 
 
-def _read_work_orders(path: Path) -> TableChunk:
+def _read_work_orders(path: Path, encoding: str | None) -> TableChunk:
+    if encoding is not None:
+        return read_whole_table(
+            path, required=("IDENT", "PROBLEM", "ACTION"), text_columns=("IDENT",), encoding=encoding
+        )
     try:
         return read_whole_table(path, required=("IDENT", "PROBLEM", "ACTION"), text_columns=("IDENT",))
     except DatasetError as exc:
@@ -55,9 +60,9 @@ def _read_work_orders(path: Path) -> TableChunk:
         )
 
 
-def _parts(path: Path) -> dict[str, str]:
+def _parts(path: Path, encoding: str) -> dict[str, str]:
     """IDENT → annotated PART (only the annotated ones)."""
-    chunk = read_whole_table(path, required=("IDENT", "PART"), text_columns=("IDENT", "PART"), encoding="latin-1")
+    chunk = read_whole_table(path, required=("IDENT", "PART"), text_columns=("IDENT", "PART"), encoding=encoding)
     idents = text_values(chunk, "IDENT")
     parts = text_values(chunk, "PART", required=False).fillna("")
     annotated = ~parts.isin(_UNANNOTATED)
@@ -69,6 +74,7 @@ def import_maintnet(
     out: Path,
     *,
     overwrite: bool = False,
+    encoding: str | None = None,
     show_progress: bool = True,
 ) -> Dataset:
     """Convert the MaintNet logbook in ``src`` into a canonical dataset of work orders at ``out``.
@@ -78,6 +84,8 @@ def import_maintnet(
             (or the path of ``problems_actions.csv`` itself).
         out: Where the dataset appears (atomically).
         overwrite: Replace an existing dataset at ``out``.
+        encoding: Text encoding of both files; ``None`` reads the logbook as UTF-8 (latin-1, with a warning, if
+            it is not) and the annotations as latin-1.
         show_progress: Unused (the conversion takes well under a second); kept for a uniform adapter signature.
 
     Returns:
@@ -85,15 +93,18 @@ def import_maintnet(
 
     Raises:
         DatasetError: if the file is missing or a record is malformed (naming file, line and column).
+        ConfigError: if ``encoding`` is not a known text encoding.
     """
     del show_progress
+    if encoding is not None:
+        check_encoding(encoding)
     folder = src if src.is_dir() else src.parent
-    chunk = _read_work_orders(src / WORK_ORDERS_FILE if src.is_dir() else src)
+    chunk = _read_work_orders(src / WORK_ORDERS_FILE if src.is_dir() else src, encoding)
     idents = text_values(chunk, "IDENT")
     problems = text_values(chunk, "PROBLEM", required=False)
     actions = text_values(chunk, "ACTION", required=False)
     annotations = folder / ANNOTATIONS_FILE
-    parts = _parts(annotations) if annotations.is_file() else {}
+    parts = _parts(annotations, encoding or "latin-1") if annotations.is_file() else {}
     maintenance = pd.DataFrame(
         {
             "work_order_id": unique_work_order_ids(idents.reset_index(drop=True)),

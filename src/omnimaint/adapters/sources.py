@@ -9,12 +9,18 @@ raise a :class:`~omnimaint.errors.DatasetError` such as::
     data/PdM_telemetry.csv: line 5, column 3 ('volt'): not a number: 'abc'
 
 CSV line numbers assume one record per line (no line breaks inside quoted fields), which holds for
-every format the adapters read with this module.
+every format the adapters read with this module. Before pandas parses a CSV file, one pass of the ``csv``
+module checks its shape (no record longer than the header, no NUL byte, no cut-off last line), and a byte
+that is not valid in the file's encoding is named by its real line (:mod:`omnimaint.adapters.csv_text`);
+pandas alone would shift, cut or drop such fields without a word. No message quotes more of a file than
+the value at fault.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from omnimaint.adapters.csv_text import (
+    check_encoding,
+    check_field_counts,
+    decoding_error,
+    malformed_csv,
+    one_line_reason,
+)
 from omnimaint.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -105,10 +118,34 @@ def check_header(path: Path, header: Sequence[str], required: Sequence[str]) -> 
 
 
 def require_file(path: Path, what: str) -> Path:
-    """Return ``path`` if it is a file, else raise naming it and what it should hold."""
-    if not path.is_file():
-        raise DatasetError(f"{path}: not found ({what})")
+    """Return ``path`` if it is a regular file (or a link to one), else raise naming it and what it should hold.
+
+    A folder, FIFO or device (``/dev/zero``) is refused before anything reads it.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: not found ({what})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be opened ({exc.strerror}; expected {what})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise DatasetError(f"{path}: {kind} (expected {what})")
     return path
+
+
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.=+-]")
+
+
+def path_segment(name: str, limit: int = 40) -> str:
+    """A name taken from a source or flag (asset id, camera, file name) as one safe folder or file name.
+
+    Blob paths inside a dataset are built from such names; ``line/1``, ``..`` or a 300-character id must
+    neither leave the dataset folder nor exceed the file system's 255-byte name limit. The tables keep the original
+    name; only the blob path uses this one.
+    """
+    segment = _UNSAFE_NAME_CHARACTERS.sub("_", name)[:limit]
+    return "_" + segment if segment.strip(".") == "" else segment
 
 
 def count_records(path: Path) -> int:
@@ -117,10 +154,13 @@ def count_records(path: Path) -> int:
         return int(_open_parquet(path).metadata.num_rows)
     lines = 0
     last = b"\n"
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            lines += block.count(b"\n")
-            last = block[-1:]
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                lines += block.count(b"\n")
+                last = block[-1:]
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from None
     if last != b"\n":
         lines += 1
     return max(lines - 1, 0)
@@ -156,66 +196,81 @@ def read_table_chunks(
 
     Raises:
         DatasetError: if the file is missing, unreadable, not decodable, malformed, or lacks a required column.
+        ConfigError: if ``encoding`` is not a known text encoding.
     """
     require_file(path, "source table")
     if path.suffix.lower() in PARQUET_SUFFIXES:
         yield from _parquet_chunks(path, required=required, columns=columns, chunk_rows=chunk_rows)
         return
+    check_encoding(encoding)
     try:
         header = tuple(str(name) for name in pd.read_csv(path, nrows=0, encoding=encoding, sep=delimiter).columns)
     except pd.errors.EmptyDataError as exc:
         raise DatasetError(f"{path}: empty file (expected a header line with {list(required)})") from exc
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: line 1 is not valid {encoding} ({exc.reason}); give the file's encoding") from exc
+        raise decoding_error(path, encoding, exc) from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from exc
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DatasetError(f"{path}: line 1: cannot read the CSV header: {exc}") from exc
+        raise malformed_csv(path, exc, "line 1: cannot read the CSV header") from exc
     check_header(path, header, required)
-    reader = pd.read_csv(
-        path,
-        chunksize=chunk_rows,
-        skip_blank_lines=False,
-        decimal=decimal,
-        usecols=list(columns) if columns is not None else None,
-        dtype=dict.fromkeys(text_columns, "string") or None,
-        encoding=encoding,
-        sep=delimiter,
-    )
+    check_field_counts(path, len(header), encoding=encoding, delimiter=delimiter)
+    try:
+        reader = pd.read_csv(
+            path,
+            chunksize=chunk_rows,
+            index_col=False,  # never take a first column as the index (pandas does when row 1 is one field longer)
+            skip_blank_lines=False,
+            decimal=decimal,
+            usecols=list(columns) if columns is not None else None,
+            dtype=dict.fromkeys(text_columns, "string") or None,
+            encoding=encoding,
+            sep=delimiter,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise malformed_csv(path, exc) from exc
     with reader:
         try:
             for frame in reader:
                 blank = frame.isna().all(axis=1).to_numpy()
                 yield TableChunk(path, frame.loc[~blank] if blank.any() else frame, header)
         except UnicodeDecodeError as exc:
-            raise DatasetError(
-                f"{path}: byte {exc.start} of a block is not valid {encoding} ({exc.reason}); give the file's encoding"
-            ) from exc
+            raise decoding_error(path, encoding, exc) from exc
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from exc
         except (pd.errors.ParserError, ValueError) as exc:
-            raise DatasetError(f"{path}: malformed CSV: {exc}") from exc
+            raise malformed_csv(path, exc) from exc
+
+
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError)
+"""What pyarrow raises on a damaged file (a flipped byte in the footer can surface as any of these)."""
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+        parquet = pq.ParquetFile(path)
+        parquet.schema_arrow  # noqa: B018 (decodes the footer's schema now, where errors are caught)
+    except _PARQUET_ERRORS as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file ({one_line_reason(exc)})") from exc
+    return parquet
 
 
 def _parquet_chunks(
     path: Path, *, required: Sequence[str], columns: Sequence[str] | None, chunk_rows: int
 ) -> Iterator[TableChunk]:
     parquet = _open_parquet(path)
-    header = tuple(parquet.schema_arrow.names)
+    header = tuple(str(name) for name in parquet.schema_arrow.names)
     check_header(path, header, required)
     offset = 0
     try:
         wanted = list(columns) if columns is not None else None
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
-            frame = batch.to_pandas()
+            frame = batch.replace_schema_metadata(None).to_pandas()  # pandas' footer JSON: unused, maybe damaged
             frame.index = pd.RangeIndex(offset, offset + len(frame))
             offset += len(frame)
             yield TableChunk(path, frame, header, first_data_line=None)
-    except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path}: not a readable Parquet file at row {offset} ({exc})") from exc
+    except _PARQUET_ERRORS as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file at row {offset} ({one_line_reason(exc)})") from exc
 
 
 def read_whole_table(

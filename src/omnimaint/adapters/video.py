@@ -18,10 +18,11 @@ from typing import Any, Final
 
 import pandas as pd
 
-from omnimaint.adapters.progress import progress_bar
+from omnimaint.adapters.sources import path_segment, require_file
 from omnimaint.data import CameraInfo, Dataset, DatasetWriter, Manifest, describe_provenance
 from omnimaint.data.schema import SCHEMA_VERSION
 from omnimaint.errors import ConfigError, DatasetError
+from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,7 @@ def import_video(
     """
     if fps <= 0:
         raise ConfigError(f"--fps must be positive, got {fps}")
-    if not src.is_file():
-        raise DatasetError(f"{src}: not found (expected a video file)")
+    require_file(src, "a video file")
     av = _import_av()
     asset_id = asset or src.stem
     try:
@@ -159,7 +159,7 @@ def import_video(
         ):
             writer.append("assets", pd.DataFrame({"asset_id": [asset_id], "asset_type": [asset_type]}))
             for index, (seconds, frame) in enumerate(sample_times(_decoded(container, stream, src), fps)):
-                relative = f"frames/{asset_id}/{camera}/{index:06d}.png"
+                relative = f"frames/{path_segment(asset_id)}/{path_segment(camera)}/{index:06d}.png"
                 frame.to_image().save(writer.blob_path(relative), format="PNG")
                 offset = pd.Timedelta(microseconds=round(seconds * 1_000_000))
                 rows.append({"asset_id": asset_id, "ts": origin + offset, "camera": camera, "path": relative})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -23,16 +22,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from omnimaint import __version__
-from omnimaint.atomic import staging_path, swap_into_place
+from omnimaint.atomic import DATASET, OutputError, check_target, discard_staging, new_staging, swap_into_place
+from omnimaint.data.blobs import BlobFolder, inside, is_file, is_plain_relative
 from omnimaint.data.manifest import MANIFEST_FILE, Manifest, TableInfo, read_manifest, write_manifest
 from omnimaint.data.schema import TABLES, ColumnKind, TableSpec
-from omnimaint.data.validation import ValidationContext, normalize_table, sort_table
-from omnimaint.errors import DatasetError, OmnimaintError
+from omnimaint.data.validation import (
+    TableProblems,
+    ValidationContext,
+    describe_problems,
+    normalize_table,
+    one_line,
+    sort_table,
+)
+from omnimaint.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
 FRAMES_DIR = "frames"
 _BATCH_ROWS = 4096
+_LEADS_OUTSIDE = "a symbolic link that leads outside the dataset folder (not read)"
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
+"""What reading a damaged Parquet file raises (a corrupted column name fails to decode as UTF-8)."""
 
 
 def _to_arrow(rows: pd.DataFrame | pa.Table, source: str) -> pa.Table:
@@ -67,16 +77,23 @@ def file_sha256(path: Path) -> str:
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+        parquet = pq.ParquetFile(path)
+        parquet.schema_arrow  # noqa: B018 - converting the schema is part of the check
+        return parquet
+    except _PARQUET_ERRORS as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file ({one_line(exc)})") from exc
 
 
 def _read_columns(path: Path, columns: list[str] | None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+        # ParquetFile.read, not pq.read_table: the dataset machinery behind the latter costs ~5 ms per file.
+        with pq.ParquetFile(path) as parquet:
+            table = parquet.read(columns=columns)
+        # Parquet decoding does not check that text is UTF-8 (a flipped byte): a full validation does.
+        table.validate(full=True)
+        return table
+    except _PARQUET_ERRORS as exc:
+        raise DatasetError(f"{path}: not a readable Parquet file ({one_line(exc)})") from exc
 
 
 def _list_columns(spec: TableSpec) -> list[str]:
@@ -91,12 +108,18 @@ def read_table_file(
     root: Path | None,
     expected_rows: int | None = None,
     keep_lists: bool = True,
+    channels: Mapping[str, str] | None = None,
+    check_images: bool = False,
 ) -> pa.Table:
     """Read, check and sort one table file.
 
     Large list columns (waveform samples) are read and checked batch by batch, so a malformed burst is
     reported with its row; with ``keep_lists=False`` they are checked and dropped (memory stays at one
     batch), and the returned table holds the other columns only.
+
+    Args:
+        channels: Declared channels by name and kind; other telemetry/waveform channels are refused.
+        check_images: Check that each frame blob has a readable image header.
 
     Raises:
         DatasetError: if the file cannot be read or breaks any rule of its table.
@@ -110,7 +133,9 @@ def read_table_file(
         )
     list_cols = [c for c in _list_columns(spec) if c in present]
     scalar_cols = [name for name in present if name not in list_cols]
-    ctx = ValidationContext(source=str(path), asset_ids=asset_ids, root=root)
+    ctx = ValidationContext(
+        source=str(path), asset_ids=asset_ids, root=root, channels=channels, check_images=check_images
+    )
     scalar_names = [c.name for c in spec.columns if c.name not in list_cols]
     table = normalize_table(_read_columns(path, scalar_cols), spec, ctx, columns=scalar_names)
     if list_cols:
@@ -120,10 +145,11 @@ def read_table_file(
         while True:
             try:
                 batch = next(batches)
+                batch.validate(full=True)
             except StopIteration:
                 break
-            except (pa.ArrowException, OSError) as exc:
-                raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from exc
+            except _PARQUET_ERRORS as exc:
+                raise DatasetError(f"{path}: not a readable Parquet file ({one_line(exc)})") from exc
             part_ctx = ValidationContext(source=str(path), row_offset=offset)
             part = normalize_table(pa.Table.from_batches([batch]), spec, part_ctx, columns=list_cols)
             if keep_lists:
@@ -168,7 +194,13 @@ class Dataset:
 
     def has(self, name: str) -> bool:
         """Whether the dataset has a file for table ``name``."""
-        return (self.path / TABLES[name].file_name).is_file()
+        return is_file(self.path / TABLES[name].file_name)
+
+    def _table_file(self, spec: TableSpec) -> Path:
+        path = self.path / spec.file_name
+        if is_file(path) and not inside(self.path, path):
+            raise DatasetError(f"{path}: {_LEADS_OUTSIDE}")
+        return path
 
     def arrow(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Table ``name`` as a validated, sorted Arrow table.
@@ -184,16 +216,17 @@ class Dataset:
             table = self._tables[name]
             return table if columns is None else table.select(columns)
         spec = TABLES[name]
-        path = self.path / spec.file_name
-        if not path.is_file():
+        path = self._table_file(spec)
+        info = self.manifest.tables.get(name)
+        if not is_file(path):
             if name == "assets":
                 raise DatasetError(f"{self.path}: the dataset has no {spec.file_name}")
+            if info is not None:
+                raise DatasetError(f"{path}: recorded in {MANIFEST_FILE} but missing")
             table = empty_table(spec)
         elif columns is not None:
-            ctx = ValidationContext(source=str(path), asset_ids=self.asset_ids, root=self.path)
-            return sort_table(normalize_table(_read_columns(path, columns), spec, ctx, columns=columns), spec)
+            return self._read_some_columns(path, spec, columns, info)
         else:
-            info = self.manifest.tables.get(name)
             table = read_table_file(
                 path,
                 spec,
@@ -204,13 +237,33 @@ class Dataset:
         self._tables[name] = table
         return table if columns is None else table.select(columns)
 
+    def _read_some_columns(self, path: Path, spec: TableSpec, columns: list[str], info: TableInfo | None) -> pa.Table:
+        # A required column absent from the file is reported by normalize_table, not as an unreadable file.
+        present = set(_open_parquet(path).schema_arrow.names)
+        table = _read_columns(path, [c for c in columns if c in present])
+        if info is not None and table.num_rows != info.rows:
+            raise DatasetError(
+                f"{path}: holds {table.num_rows} rows but {MANIFEST_FILE} records {info.rows} "
+                "(truncated or replaced file?)"
+            )
+        ctx = ValidationContext(source=str(path), asset_ids=self.asset_ids, root=self.path)
+        return sort_table(normalize_table(table, spec, ctx, columns=columns), spec)
+
     def table(self, name: str) -> pd.DataFrame:
         """Table ``name`` as a pandas DataFrame (timestamps tz-aware UTC, rows in canonical order)."""
         return self.arrow(name).to_pandas()
 
     def frame_file(self, relative_path: str) -> Path:
-        """Absolute path of a frame blob recorded in the ``frames`` table."""
-        return self.path / relative_path
+        """Where the frame blob recorded in the ``frames`` table as ``relative_path`` really is.
+
+        Raises:
+            DatasetError: if the path is not relative or leads outside the dataset folder (through
+                ``..`` or a symbolic link).
+        """
+        target = BlobFolder(self.path).locate(relative_path)
+        if target is None:
+            raise DatasetError(f"{self.path}: frame path {relative_path!r} leads outside the dataset folder")
+        return target
 
     def components(self, asset_type: str | None = None) -> tuple[str, ...]:
         """Components of one asset type, or of all types when ``asset_type`` is ``None``."""
@@ -222,35 +275,94 @@ class Dataset:
 def validate_dataset(path: str | Path, *, checksums: bool = True) -> Dataset:
     """Fully check a dataset folder: manifest, every table, blobs and (optionally) file checksums.
 
-    Large list columns are checked batch by batch and not kept, so memory stays bounded.
+    Every table is checked, even after one breaks a rule, and all problems are reported together so that a
+    user fixes them in one pass. Beyond what reading a dataset checks, this also refuses telemetry and
+    waveform channels that ``dataset.json`` does not declare, frame blobs without a readable image header,
+    Parquet files that are not a canonical table, and (with ``checksums``) files whose SHA-256 differs from
+    the recorded one. Large list columns are checked batch by batch and not kept, so memory stays bounded.
 
     Returns:
         The opened dataset (tables are read again on use).
 
     Raises:
-        DatasetError: at the first table that breaks a rule, naming file, column, row and problem.
+        DatasetError: naming, in one line, each file with its problems (column, first row, how many rows),
+            the first :data:`~omnimaint.data.validation.MAX_REPORTED_PROBLEMS` of them, and how many more.
     """
-    dataset = Dataset(path)
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    problems: list[tuple[str | None, str]] = [
+        (str(stray), f"not a canonical table ({', '.join(TABLES)}), so it would be ignored: rename or move it")
+        for stray in _stray_table_files(folder)
+    ]
+    asset_ids: frozenset[str] | None = None
     for name, spec in TABLES.items():
-        file = dataset.path / spec.file_name
-        info = dataset.manifest.tables.get(name)
-        if not file.is_file():
-            if info is not None:
-                raise DatasetError(f"{file}: recorded in {MANIFEST_FILE} but missing")
-            continue
-        if checksums and info is not None and info.sha256 is not None and file_sha256(file) != info.sha256:
-            raise DatasetError(
-                f"{file}: checksum differs from the one in {MANIFEST_FILE} (the file is corrupted or was changed)"
-            )
-        read_table_file(
+        table = _validate_table_file(folder, manifest, spec, asset_ids, checksums=checksums, problems=problems)
+        if name == "assets" and table is not None:
+            if table.num_rows == 0:
+                problems.append((str(folder / spec.file_name), "the dataset has no assets"))
+            asset_ids = frozenset(table.column("asset_id").to_pylist())
+    if problems:
+        raise DatasetError(describe_problems(problems))
+    return Dataset(folder)
+
+
+def _stray_table_files(folder: Path) -> list[Path]:
+    """Parquet files beside the tables that are no canonical table (a misnamed table would be ignored)."""
+    canonical = {spec.file_name for spec in TABLES.values()}
+    return sorted(
+        entry
+        for entry in folder.iterdir()
+        if entry.suffix.lower() == ".parquet" and entry.name not in canonical and not entry.name.startswith(".")
+    )
+
+
+def _validate_table_file(
+    folder: Path,
+    manifest: Manifest,
+    spec: TableSpec,
+    asset_ids: frozenset[str] | None,
+    *,
+    checksums: bool,
+    problems: list[tuple[str | None, str]],
+) -> pa.Table | None:
+    """Check one table file, appending its problems; the table without list columns, or ``None``."""
+    file = folder / spec.file_name
+    source = str(file)
+    info = manifest.tables.get(spec.name)
+    if not is_file(file):
+        if info is not None:
+            problems.append((source, f"recorded in {MANIFEST_FILE} but missing"))
+        elif spec.name == "assets":
+            problems.append((str(folder), f"the dataset has no {spec.file_name}"))
+        return None
+    if not inside(folder, file):
+        problems.append((source, _LEADS_OUTSIDE))
+        return None
+    if checksums and info is not None and info.sha256 is not None:
+        try:
+            if file_sha256(file) != info.sha256:
+                problems.append(
+                    (source, f"checksum differs from the one in {MANIFEST_FILE} (the file is corrupted or was changed)")
+                )
+        except OSError as exc:
+            problems.append((source, f"cannot be read ({exc.strerror or exc})"))
+            return None
+    try:
+        return read_table_file(
             file,
             spec,
-            asset_ids=dataset.asset_ids if name != "assets" else None,
-            root=dataset.path,
+            asset_ids=asset_ids if spec.name != "assets" else None,
+            root=folder,
             expected_rows=info.rows if info else None,
             keep_lists=False,
+            channels=manifest.channel_kinds(),
+            check_images=True,
         )
-    return dataset
+    except TableProblems as exc:
+        problems.extend((exc.source, problem) for problem in exc.problems)
+    except DatasetError as exc:
+        problems.append((source, str(exc).removeprefix(f"{source}: ")))
+    return None
 
 
 class DatasetWriter:
@@ -264,16 +376,23 @@ class DatasetWriter:
     Args:
         path: Where the dataset will appear.
         manifest: Manifest without ``tables`` (filled in at commit).
-        overwrite: Replace an existing dataset at ``path`` (atomically swapped at commit).
+        overwrite: Replace a dataset at ``path`` (atomically swapped at commit); anything else there is
+            refused (see :func:`omnimaint.atomic.check_target`).
+
+    Raises:
+        DatasetError: at once if ``path`` holds anything but nothing, an empty folder or (with
+            ``overwrite``) a dataset.
     """
 
     def __init__(self, path: str | Path, manifest: Manifest, *, overwrite: bool = False) -> None:
         self.path = Path(path)
         self.manifest = manifest
         self.overwrite = overwrite
-        if self.path.exists() and not overwrite:
-            raise DatasetError(f"{self.path}: already exists (use --overwrite, or overwrite=True, to replace it)")
-        self.staging = staging_path(self.path)
+        try:
+            check_target(self.path, DATASET, overwrite=overwrite)
+        except OutputError as exc:
+            raise DatasetError(str(exc)) from exc
+        self.staging: Path  # the hidden sibling folder, created on entering
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._rows: dict[str, int] = {}
         self._key_hashes: dict[str, list[np.ndarray]] = {}
@@ -281,8 +400,10 @@ class DatasetWriter:
         self._committed = False
 
     def __enter__(self) -> DatasetWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.staging.mkdir()
+        try:
+            self.staging = new_staging(self.path)
+        except OutputError as exc:
+            raise DatasetError(str(exc)) from exc
         return self
 
     def __exit__(
@@ -298,7 +419,14 @@ class DatasetWriter:
             self.abort()
 
     def blob_path(self, relative_path: str) -> Path:
-        """Where to write a blob (e.g. ``frames/P01/cam0/000001.png``) so that it lands in the dataset."""
+        """Where to write a blob (e.g. ``frames/P01/cam0/000001.png``) so that it lands in the dataset.
+
+        Raises:
+            DatasetError: if ``relative_path`` is absolute or climbs out with ``..`` (a writer never writes
+                outside the dataset, whatever names its sources hold).
+        """
+        if not is_plain_relative(relative_path):
+            raise DatasetError(f"{self.path}: blob path {relative_path!r} is not a plain path inside the dataset")
         target = self.staging / relative_path
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
@@ -378,13 +506,13 @@ class DatasetWriter:
                 writer.close()
             except (pa.ArrowException, OSError):
                 logger.debug("ignoring error while closing an aborted writer", exc_info=True)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        discard_staging(self.staging)
 
     def _swap_into_place(self) -> None:
         try:
-            swap_into_place(self.staging, self.path, overwrite=self.overwrite)
-        except OmnimaintError as exc:
-            raise DatasetError(f"{self.path}: appeared while writing; not replacing it") from exc
+            swap_into_place(self.staging, self.path, DATASET, overwrite=self.overwrite)
+        except OutputError as exc:
+            raise DatasetError(str(exc)) from exc
 
 
 def write_dataset(

@@ -47,7 +47,8 @@ def compute_labels(
         anchors_us: (n,) anchor times, microseconds since the Unix epoch.
         failure_ts_us: (f,) the asset's failure times (any order).
         failure_component: (f,) component index of each failure (-1 when not a known component).
-        failure_fault: (f,) fault-type index of each failure (into the manifest's ``fault_types``).
+        failure_fault: (f,) fault-type index of each failure (into the manifest's ``fault_types``; -1 when the
+            vocabulary lacks it, which makes the fault type of the windows before it unknown).
         observed_until_us: End of observation; later failures are ignored (censoring).
         spec: Horizons, RUL cap and health thresholds.
         n_components: Number of components (second axis of the per-component labels).
@@ -84,7 +85,9 @@ def compute_labels(
 
     longest = within[:, -1]
     next_fault = np.where(nxt >= 0, faults[np.maximum(nxt, 0)] if faults.size else 0, 0)
-    fault_type = np.where(longest, 1 + next_fault, np.where(within_known[:, -1], 0, -1))
+    # A failure of a fault type outside the vocabulary (-1; data scored by a model trained elsewhere) leaves
+    # the fault type unknown: reading it as 0 would call the windows before a failure "no fault".
+    fault_type = np.where(longest, np.where(next_fault >= 0, 1 + next_fault, -1), np.where(within_known[:, -1], 0, -1))
 
     degraded = float(micros(spec.degraded_within))
     health = np.where(

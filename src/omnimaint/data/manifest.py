@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from omnimaint.data.schema import SCHEMA_VERSION
+from omnimaint.data.blobs import inside, is_file
+from omnimaint.data.schema import SCHEMA_VERSION, TABLES
 from omnimaint.errors import DatasetError, describe_validation_error
 
 MANIFEST_FILE = "dataset.json"
@@ -98,6 +99,20 @@ class Manifest(_Frozen):
             )
         return value
 
+    @field_validator("tables")
+    @classmethod
+    def _canonical_tables(cls, value: dict[str, TableInfo]) -> dict[str, TableInfo]:
+        unknown = sorted(name for name in value if name not in TABLES)
+        if unknown:
+            raise ValueError(
+                f"unknown table {', '.join(repr(n) for n in unknown)} (the tables are {', '.join(TABLES)})"
+            )
+        return value
+
+    def channel_kinds(self) -> dict[str, str]:
+        """Every declared channel's kind (``telemetry`` or ``waveform``) by name."""
+        return {c.name: c.kind for c in self.channels}
+
     def channel_names(self, kind: Literal["telemetry", "waveform"]) -> tuple[str, ...]:
         """Names of the channels of one kind, in manifest order."""
         return tuple(c.name for c in self.channels if c.kind == kind)
@@ -114,16 +129,20 @@ def read_manifest(folder: Path) -> Manifest:
     """Read and validate ``folder/dataset.json``.
 
     Raises:
-        DatasetError: if the file is missing, is not JSON, or breaks the manifest schema
-            (the message names the field).
+        DatasetError: if the file is missing, is a symbolic link that leads outside ``folder``, is not
+            JSON, or breaks the manifest schema (the message names the field).
     """
     path = folder / MANIFEST_FILE
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError(f"{folder}: not a dataset (no {MANIFEST_FILE})")
+    if not inside(folder, path):
+        raise DatasetError(f"{path}: a symbolic link that leads outside the dataset folder (not read)")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DatasetError(f"{path}: not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:

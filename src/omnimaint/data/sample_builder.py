@@ -35,6 +35,7 @@ from omnimaint.data.splits import Split
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.data.windows import MODALITIES, Batch, Labels, Sample, WindowSpec, micros, timestamps_us
 from omnimaint.errors import ConfigError
+from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -81,22 +82,31 @@ class WindowedDataset:
         self._asset_type = self.vocab.index_of(assets["asset_type"].to_numpy(), self.vocab.asset_types)
         # NaT becomes the smallest int64, which means "unknown install date" below.
         self._install_us = timestamps_us(assets["install_date"])
-        first, last = self._spans()
-        self._anchor_asset, self._anchor_us = self._make_anchors(first, last, anchors, min_history)
-        if self._anchor_us.size == 0:
-            where = f" in split '{split.name}'" if split is not None else ""
-            raise ConfigError(f"{dataset.path}: the window spec leaves no anchors{where} (too little history?)")
-        self._frame_store = (
-            FrameStore(dataset.path, spec.frames.size, frame_cache_bytes) if spec.frames is not None else None
-        )
-        self._prepare_telemetry()
-        self._prepare_waveforms()
-        self._prepare_frames()
         self._texts: list[str] = []
         self._text_ids: dict[str, int] = {}
-        self._prepare_events()
-        self._prepare_maintenance()
-        self.labels = self._prepare_labels(last)
+        # Reading and indexing a large plant takes tens of seconds: one bar step per table.
+        what = f"windows of the {split.name} split" if split is not None else "windows"
+        with progress_bar(what, 7) as advance:
+            first, last = self._spans()
+            self._anchor_asset, self._anchor_us = self._make_anchors(first, last, anchors, min_history)
+            if self._anchor_us.size == 0:
+                where = f" in split '{split.name}'" if split is not None else ""
+                raise ConfigError(f"{dataset.path}: the window spec leaves no anchors{where} (too little history?)")
+            self._frame_store = (
+                FrameStore(dataset.path, spec.frames.size, frame_cache_bytes) if spec.frames is not None else None
+            )
+            for table, prepare in (
+                ("telemetry", self._prepare_telemetry),
+                ("waveforms", self._prepare_waveforms),
+                ("frames", self._prepare_frames),
+                ("events", self._prepare_events),
+                ("maintenance", self._prepare_maintenance),
+            ):
+                advance(1, description=f"{what}: {table}")
+                prepare()
+            advance(1, description=f"{what}: labels")
+            self.labels = self._prepare_labels(last)
+            advance(1)
         logger.info("windowed %s: %d anchors over %d assets", dataset.path, len(self), len(self.asset_list))
 
     # -- sizes and access -------------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 Every table is one Parquet file in the dataset folder. Timestamps are ``timestamp[us, UTC]``;
 identifiers and free text are strings; telemetry values are finite float64; waveform samples are
 lists of finite float32. A column marked optional may be absent from a file and is then filled with
-nulls on load.
+nulls on load. Timestamps outside a plausible range (:data:`EARLIEST_TIMESTAMP`, or more than
+:data:`FUTURE_MARGIN` after now) are refused: they are the mark of a wrong epoch unit, a missing
+value stored as 0 or a clock that was never set, never of real plant data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -18,6 +21,15 @@ SCHEMA_VERSION: Final = 1
 """Version of the on-disk layout. Bump it, and teach the loader to migrate, when the layout changes."""
 
 TIMESTAMP_TYPE: Final = pa.timestamp("us", tz="UTC")
+
+EARLIEST_TIMESTAMP: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""No reading, event, work order or label is older than the Unix epoch (synthetic clocks start in 2000)."""
+
+EARLIEST_INSTALL_DATE: Final = datetime(1900, 1, 1, tzinfo=UTC)
+"""Machines do run for decades: an install date may predate the epoch, but not 1900."""
+
+FUTURE_MARGIN: Final = timedelta(days=366)
+"""How far after now a timestamp may lie (a simulated plant may run into the coming year)."""
 
 SEVERITIES: Final = ("info", "warning", "alarm", "critical")
 MAINTENANCE_KINDS: Final = ("preventive", "corrective", "inspection")
@@ -51,6 +63,7 @@ class ColumnSpec:
         required: Whether the column must be present in the file (optional columns are filled with nulls).
         choices: Allowed values of a string column, or ``None`` for free text.
         positive: For floats, values must be strictly positive.
+        earliest: For timestamps, the earliest plausible value (the latest is :data:`FUTURE_MARGIN` after now).
     """
 
     name: str
@@ -59,6 +72,7 @@ class ColumnSpec:
     required: bool = True
     choices: tuple[str, ...] | None = None
     positive: bool = False
+    earliest: datetime = EARLIEST_TIMESTAMP
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -109,7 +123,7 @@ ASSETS = TableSpec(
         ColumnSpec("model", ColumnKind.STRING, nullable=True, required=False),
         ColumnSpec("site", ColumnKind.STRING, nullable=True, required=False),
         ColumnSpec("line", ColumnKind.STRING, nullable=True, required=False),
-        ColumnSpec("install_date", ColumnKind.TIMESTAMP, nullable=True, required=False),
+        ColumnSpec("install_date", ColumnKind.TIMESTAMP, nullable=True, required=False, earliest=EARLIEST_INSTALL_DATE),
         ColumnSpec("metadata", ColumnKind.STRING, nullable=True, required=False),
     ),
     key=("asset_id",),

@@ -166,3 +166,34 @@ def check_disjoint(splits: Iterable[Split], spec: WindowSpec) -> None:
     for a, b in itertools.combinations(list(splits), 2):
         if a.overlaps(b, spec):
             raise ConfigError(f"splits '{a.name}' and '{b.name}' share an asset-period; they would leak")
+
+
+def splits_to_json(splits: dict[str, Split]) -> dict[str, dict[str, object]]:
+    """The splits as JSON (a bundle records the splits it was trained on, so that evaluation finds the same
+    held-out assets and periods on any dataset): per split, its sorted assets (``None``: all) and bounds."""
+    return {
+        name: {
+            "assets": sorted(split.asset_ids) if split.asset_ids is not None else None,
+            "start": split.start.isoformat() if split.start is not None else None,
+            "end": split.end.isoformat() if split.end is not None else None,
+        }
+        for name, split in splits.items()
+    }
+
+
+def splits_from_json(record: dict[str, dict[str, object]]) -> dict[str, Split]:
+    """Splits back from :func:`splits_to_json`."""
+
+    def stamp(value: object) -> pd.Timestamp | None:
+        return pd.Timestamp(str(value)) if value is not None else None
+
+    splits = {}
+    for name, item in record.items():
+        assets = item.get("assets")
+        splits[name] = Split(
+            name=name,
+            asset_ids=frozenset(str(a) for a in assets) if isinstance(assets, list) else None,
+            start=stamp(item.get("start")),
+            end=stamp(item.get("end")),
+        )
+    return splits

@@ -6,15 +6,17 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from omnimaint import __version__
+from omnimaint.atomic import BENCH, BENCH_TITLE, claim_folder
 from omnimaint.data.dataset import Dataset
-from omnimaint.evaluation.protocols import get_method, run_protocol
+from omnimaint.evaluation.protocols import get_method, get_protocol, run_protocol
+from omnimaint.evaluation.protocols.base import check_subset
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class BenchRecord:
         omnimaint_version: Version that produced it.
         created_at: UTC time of the run (ISO 8601).
         command: The command line that reproduces it.
+        subset: The subset evaluated, for a protocol with subsets (C-MAPSS ``FD001`` ...), else ``None``.
+        notes: What the protocol says a reader of the numbers must know (a class left out, the subset chosen).
     """
 
     protocol: str
@@ -54,26 +58,36 @@ class BenchRecord:
     omnimaint_version: str
     created_at: str
     command: str
+    subset: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
-def reproduce_command(protocol: str, dataset: Path, method: str, seed: int) -> str:
-    """The ``omnimaint bench`` command line of a run."""
-    return f"omnimaint bench {protocol} --dataset {dataset} --method {method} --seed {seed}"
+def reproduce_command(protocol: str, dataset: Path, method: str, seed: int, subset: str | None = None) -> str:
+    """The ``omnimaint bench`` command line of a run (with ``--subset`` when one was evaluated)."""
+    command = f"omnimaint bench {protocol} --dataset {dataset} --method {method} --seed {seed}"
+    return command if subset is None else f"{command} --subset {subset}"
 
 
-def run_bench(protocol: str, dataset: Path, method: str, seed: int = 0) -> BenchRecord:
+def run_bench(protocol: str, dataset: Path, method: str, seed: int = 0, subset: str | None = None) -> BenchRecord:
     """Run a registered protocol on a dataset with a registered method and time it.
 
+    Args:
+        subset: For a protocol with subsets (``cmapss``, ``cmapss-long``), the one to evaluate; by default the
+            first the dataset holds, and the record's notes say so when it holds several.
+
     Raises:
-        ProtocolError: if the protocol or method is unknown, or the protocol cannot run on the dataset.
+        ProtocolError: if the protocol or method is unknown, the protocol cannot run on the dataset, or the
+            subset is not one the protocol takes or the dataset holds.
         DatasetError: if the dataset is not a valid canonical dataset.
     """
     get_method(protocol, method)  # fail on an unknown name before reading the dataset
+    check_subset(protocol, subset)
     opened = Dataset(dataset)
     start = time.perf_counter()
-    result = run_protocol(opened, protocol, method, seed)
+    result = run_protocol(opened, protocol, method, seed, subset)
     wall = time.perf_counter() - start
     logger.info("%s / %s on %s: %s (%.1f s)", protocol, method, dataset, result.metrics, wall)
+    evaluated = result.details.get("subset") if get_protocol(protocol).subsets is not None else None
     return BenchRecord(
         protocol=protocol,
         method=method,
@@ -85,8 +99,17 @@ def run_bench(protocol: str, dataset: Path, method: str, seed: int = 0) -> Bench
         wall_time_s=wall,
         omnimaint_version=__version__,
         created_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        command=reproduce_command(protocol, dataset, method, seed),
+        command=reproduce_command(protocol, dataset, method, seed, evaluated),
+        subset=evaluated,
+        notes=list(result.notes),
     )
+
+
+def record_stem(record: BenchRecord) -> str:
+    """File stem of a record: ``<protocol>__<method>__<dataset folder>`` and ``__<subset>`` when there is one,
+    so that runs on two subsets of one dataset keep two files."""
+    stem = f"{record.protocol}__{record.method}__{Path(record.dataset).name or record.dataset_name}"
+    return stem if record.subset is None else f"{stem}__{record.subset}"
 
 
 def format_metric(value: float) -> str:
@@ -108,18 +131,21 @@ def json_safe(value: Any) -> Any:
 def write_record(record: BenchRecord, out: Path) -> Path:
     """Write ``<out>/<protocol>__<method>__<dataset name>.json`` and append a row to ``<out>/results.md``.
 
-    Non-finite numbers are written as JSON ``null``.
+    ``out`` is a benchmark results folder: a new one, or one that omnimaint wrote (a record of the same
+    protocol, method and dataset there is replaced). Non-finite numbers are written as JSON ``null``.
 
     Returns:
         The JSON file written.
+
+    Raises:
+        OutputError: if ``out`` holds anything else (see :func:`omnimaint.atomic.check_target`).
     """
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{record.protocol}__{record.method}__{Path(record.dataset).name or record.dataset_name}"
-    path = out / f"{stem}.json"
+    claim_folder(out, BENCH, reuse=True)
+    path = out / f"{record_stem(record)}.json"
     path.write_text(json.dumps(json_safe(asdict(record)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     results = out / RESULTS_FILE
     if not results.exists():
-        results.write_text("# omnimaint benchmark results\n\n" + _RESULTS_HEADER, encoding="utf-8")
+        results.write_text(f"{BENCH_TITLE}\n\n{_RESULTS_HEADER}", encoding="utf-8")
     metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in record.metrics.items())
     row = (
         f"| {record.created_at[:16].replace('T', ' ')} | {record.protocol} | {record.dataset_name} | {record.method} "

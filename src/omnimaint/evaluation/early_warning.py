@@ -72,6 +72,28 @@ class EarlyWarningReport:
         """The report as a flat JSON-friendly dict."""
         return {key: float(value) for key, value in asdict(self).items()}
 
+    def undefined(self) -> dict[str, str]:
+        """Why each figure that the scored series does not define is undefined (field name → reason).
+
+        The figures are NaN in the report; a JSON consumer writes them as ``null`` with these reasons.
+        """
+        reasons: dict[str, str] = {}
+        if self.n_failures == 0:
+            reasons["detection_rate"] = "no failure falls within the scored period of the evaluated assets"
+        if self.n_detected == 0:
+            why = "no failure was detected" if self.n_failures else "there is no failure to detect"
+            reasons["lead_time_hours_median"] = reasons["lead_time_hours_mean"] = f"{why}, so there is no lead time"
+        if self.asset_days <= 0:
+            reasons["false_alarms_per_asset_day"] = "the scored series spans no time"
+        if self.n_true_episodes + self.n_false_alarms == 0:
+            reasons["episode_precision"] = "no alert was raised"
+        return reasons
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """The report with undefined figures as ``None`` (see :meth:`undefined` for why) and counts as ints."""
+        undefined = self.undefined()
+        return {key: None if key in undefined else value for key, value in asdict(self).items()}
+
 
 def observation_spans(series: pd.DataFrame) -> pd.DataFrame:
     """Per asset, the first and last timestamp of a score or alert series (columns asset_id, start, end)."""

@@ -1,7 +1,9 @@
 """Metric helpers shared by the benchmark protocols, in plain numpy (no scikit-learn needed).
 
 Every function takes array-likes, checks that they line up, and returns a Python ``float`` (or a small
-frozen dataclass), so results serialise to JSON as they are.
+frozen dataclass), so results serialise to JSON as they are. A metric that the data do not define (AUROC
+with one class, average precision without a positive, a macro-F1 asked for over fewer classes than it
+needs) raises :class:`UndefinedMetric`, whose message is the reason, instead of returning a number.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import numpy.typing as npt
 from scipy.stats import rankdata
 
 ArrayLike = npt.ArrayLike
+
+
+class UndefinedMetric(ValueError):
+    """The data do not define the metric (one class only, nothing to score); the message says why."""
 
 
 def _paired(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -91,9 +97,21 @@ def per_class_f1(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[object] 
     return {str(label): binary_scores(true == label, pred == label).f1 for label in classes}
 
 
-def macro_f1(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[object] | None = None) -> float:
-    """Unweighted mean of the per-class F1 over ``labels`` (default: the classes present in the truth)."""
-    return float(np.mean(list(per_class_f1(y_true, y_pred, labels).values())))
+def macro_f1(
+    y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[object] | None = None, *, min_classes: int = 1
+) -> float:
+    """Unweighted mean of the per-class F1 over ``labels`` (default: the classes present in the truth).
+
+    Raises:
+        UndefinedMetric: if fewer than ``min_classes`` classes are scored. Over a single class a "macro"
+            average is that class's F1, and predicting the one class everywhere scores 1.0; pass
+            ``min_classes=2`` where that would be read as a classifier's quality.
+    """
+    per_class = per_class_f1(y_true, y_pred, labels)
+    if len(per_class) < min_classes:
+        present = ", ".join(per_class) or "none"
+        raise UndefinedMetric(f"macro-F1 needs at least {min_classes} classes; the truth holds {present}")
+    return float(np.mean(list(per_class.values())))
 
 
 def auroc(is_positive: ArrayLike, scores: ArrayLike) -> float:
@@ -102,17 +120,35 @@ def auroc(is_positive: ArrayLike, scores: ArrayLike) -> float:
     Computed exactly from ranks (Mann-Whitney U), ties counting one half.
 
     Raises:
-        ValueError: if the truth holds only one class.
+        UndefinedMetric: if the truth holds only one class (a ``ValueError``).
     """
     truth, score = _paired(is_positive, scores)
     truth = truth.astype(bool)
     n_pos = int(truth.sum())
     n_neg = truth.size - n_pos
     if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"AUROC needs both classes; got {n_pos} positives and {n_neg} negatives")
+        raise UndefinedMetric(f"AUROC needs both classes; got {n_pos} positives and {n_neg} negatives")
     ranks = rankdata(score.astype(float))
     u = ranks[truth].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
+
+
+def average_precision(is_positive: ArrayLike, scores: ArrayLike) -> float:
+    """Average precision: the mean, over the positives, of the precision among the items ranked at or above
+    each (ties broken by input order, as a stable ranking does).
+
+    Raises:
+        UndefinedMetric: if the truth holds no positive, or only positives (then every ranking scores 1).
+    """
+    truth, score = _paired(is_positive, scores)
+    truth = truth.astype(bool)
+    n_pos = int(truth.sum())
+    if n_pos in (0, truth.size):
+        raise UndefinedMetric(f"average precision needs both classes; got {n_pos} positives of {truth.size}")
+    order = np.argsort(-score.astype(float), kind="stable")
+    hits = truth[order].astype(float)
+    precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    return float((precision * hits).sum() / n_pos)
 
 
 def first_hit_ranks(ranked_relevance: ArrayLike) -> np.ndarray:

@@ -20,6 +20,7 @@ from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.splits import Split
 from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
 from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
+from omnimaint.inference.compatibility import ensure_fit
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
 from omnimaint.models.preprocessing import Preprocessor, mask_modalities
 
@@ -99,6 +100,23 @@ class HealthOutput:
         return frame
 
 
+def _onnx_name(bundle: Bundle, backend: str, onnx_file: Path | None) -> str:
+    """Which listed ONNX file of ``bundle`` the ``onnx``/``onnx-int8`` backend runs."""
+    default = ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE
+    if onnx_file is not None:
+        inside = bundle.path is not None and Path(onnx_file).parent.resolve() == bundle.path.resolve()
+        if not inside:
+            raise BundleError(f"{onnx_file}: not a file of the bundle {bundle.path}; export into the bundle")
+        default = Path(onnx_file).name
+    if bundle.path is None or default not in bundle.files:
+        flag = " --int8" if backend == "onnx-int8" else ""
+        raise BundleError(
+            f"{bundle.path}: no {default} listed in bundle.json; "
+            f"run `omnimaint export {bundle.path} --format onnx{flag}`"
+        )
+    return default
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -114,7 +132,8 @@ class Predictor:
     Args:
         bundle: The loaded bundle.
         backend: ``torch`` or ``onnx`` (ONNX Runtime on the bundle's ``model.onnx``, or ``onnx_file``).
-        onnx_file: Another ONNX file of this bundle (e.g. the int8-quantised one).
+        onnx_file: Another ONNX file of this bundle (e.g. the int8-quantised one), listed in its
+            ``bundle.json``; it is read through its checksum like every file of a bundle.
         threads: Intra-op threads of the backend (``None``: library default).
         preprocessor: A preprocessor built on the bundle's state (to share a warm text-embedding cache).
     """
@@ -144,29 +163,53 @@ class Predictor:
         elif backend in ("onnx", "onnx-int8"):
             import onnxruntime as ort
 
-            default = ONNX_INT8_FILE if backend == "onnx-int8" else ONNX_FILE
-            path = onnx_file or (bundle.path / default if bundle.path is not None else None)
-            if path is None or not Path(path).is_file():
-                flag = " --int8" if backend == "onnx-int8" else ""
-                raise BundleError(
-                    f"{bundle.path}: no {default}; run `omnimaint export {bundle.path} --format onnx{flag}`"
-                )
+            name = _onnx_name(bundle, backend, onnx_file)
             options = ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: its warnings are notes on graph optimisation
             if threads is not None:
                 options.intra_op_num_threads = threads
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            # From the checked bytes, never from the path: a file swapped after loading is not used.
+            model_bytes = bundle.read_file(name)
+            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         else:
             raise BundleError(f"unknown backend {backend!r}; use 'torch', 'onnx' or 'onnx-int8'")
 
     @classmethod
-    def from_bundle(cls, path: str | Path, backend: Backend = "torch", **kwargs: object) -> Predictor:
-        """Load a bundle folder and build a predictor on it."""
-        return cls(Bundle.load(path), backend, **kwargs)  # type: ignore[arg-type]
+    def from_bundle(
+        cls, path: str | Path, backend: Backend = "torch", *, public_key: Path | None = None, **kwargs: object
+    ) -> Predictor:
+        """Load a bundle folder and build a predictor on it.
+
+        Args:
+            path: Bundle folder.
+            backend: See :class:`Predictor`.
+            public_key: Require a signature of the bundle by this Ed25519 public key (PEM file).
+            kwargs: Further arguments of :class:`Predictor`.
+        """
+        return cls(Bundle.load(path, public_key=public_key), backend, **kwargs)  # type: ignore[arg-type]
 
     def windows(
-        self, dataset: Dataset, *, split: Split | None = None, anchors: pd.DataFrame | None = None
+        self,
+        dataset: Dataset,
+        *,
+        split: Split | None = None,
+        anchors: pd.DataFrame | None = None,
+        check: bool = True,
     ) -> WindowedDataset:
-        """Windows of ``dataset`` cut exactly as the bundle's model was trained on."""
+        """Windows of ``dataset`` cut exactly as the bundle's model was trained on.
+
+        Args:
+            dataset: The dataset.
+            split: Restrict assets and period.
+            anchors: Explicit anchors instead of the stride grid.
+            check: First check that the dataset (the split's assets) fits the bundle
+                (:func:`~omnimaint.inference.compatibility.ensure_fit`); ``False`` when the caller has.
+
+        Raises:
+            IncompatibleDataError: if the dataset does not fit the bundle.
+        """
+        if check:
+            ensure_fit(self.bundle, dataset, assets=split.asset_ids if split is not None else None)
         return WindowedDataset(
             dataset, self.bundle.window, vocab=self.bundle.preprocessor.vocab, split=split, anchors=anchors
         )
@@ -210,13 +253,13 @@ class Predictor:
         batch_size: int = 64,
         progress: bool = False,
         drop: tuple[str, ...] = (),
+        description: str = "scoring windows",
     ) -> HealthOutput:
-        """Assess every window of ``windows`` (in anchor order)."""
-        starts = range(0, len(windows), batch_size)
-        if progress:
-            from rich.progress import track
+        """Assess every window of ``windows`` (in anchor order); with ``progress``, a bar (see
+        :mod:`omnimaint.progress`) says ``description`` and counts the batches."""
+        from omnimaint.progress import track
 
-            starts = track(starts, description="scoring windows")  # type: ignore[assignment]
+        starts = track(range(0, len(windows), batch_size), description, enabled=progress)
         parts = [
             self.predict(windows.batch(np.arange(s, min(s + batch_size, len(windows)))), drop=drop) for s in starts
         ]

@@ -16,6 +16,7 @@ from omnimaint.data.windows import MODALITIES, Batch, WindowSpec
 from omnimaint.models.config import ModelConfig, TextEncoderConfig
 from omnimaint.models.inputs import ModelInputs
 from omnimaint.models.text_embedding import DomainTokenizer, SentenceEmbedder
+from omnimaint.progress import progress_bar
 
 TELEMETRY_CLIP = 10.0
 
@@ -71,23 +72,30 @@ class Preprocessor:
     ) -> Preprocessor:
         """Fit on the data the training windows read (never on validation or test data)."""
         text = text if text is not None else TextEncoderConfig()
-        center, scale = windows.telemetry_statistics()
-        frame_mean, frame_std = windows.frame_statistics()
         modalities = windows.spec.enabled
         uses_text = any(m in modalities for m in ("events", "maintenance"))
         tokenizer_json = None
         dim = text.embedding_dim
-        if uses_text and text.name == "domain":
-            tokenizer_json = DomainTokenizer.train(windows.visible_texts(), text.vocab_size, text.max_tokens).to_json()
-        elif uses_text:
-            embedder = embedder if embedder is not None else SentenceEmbedder(text.model)
-            dim = embedder.dim
+        with progress_bar("fitting preprocessors: telemetry", 4) as advance:
+            center, scale = windows.telemetry_statistics()
+            advance(1, description="fitting preprocessors: frames")
+            frame_mean, frame_std = windows.frame_statistics()
+            advance(1, description="fitting preprocessors: waveforms")
+            waveform_scale = windows.waveform_rms()
+            advance(1, description="fitting preprocessors: text encoder")
+            if uses_text and text.name == "domain":
+                tokenizer = DomainTokenizer.train(windows.visible_texts(), text.vocab_size, text.max_tokens)
+                tokenizer_json = tokenizer.to_json()
+            elif uses_text:
+                embedder = embedder if embedder is not None else SentenceEmbedder(text.model)
+                dim = embedder.dim
+            advance(1)
         state = PreprocessorState(
             vocab=windows.vocab,
             modalities=modalities,
             telemetry_center=tuple(float(v) for v in center),
             telemetry_scale=tuple(float(v) for v in scale),
-            waveform_scale=tuple(float(v) for v in windows.waveform_rms()),
+            waveform_scale=tuple(float(v) for v in waveform_scale),
             frame_mean=tuple(float(v) for v in frame_mean),  # type: ignore[arg-type]
             frame_std=tuple(float(v) for v in frame_std),  # type: ignore[arg-type]
             text=text.model_copy(update={"embedding_dim": dim}),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from omnimaint.errors import ConfigError
+from omnimaint.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +70,7 @@ class SentenceEmbedder:
         todo = sorted({t for t in texts if t not in self._cache})
         if not todo:
             return
-        chunks = range(0, len(todo), self.batch_size)
-        if progress:
-            from rich.progress import track
-
-            chunks = track(chunks, description=f"embedding {len(todo)} texts")  # type: ignore[assignment]
+        chunks = track(range(0, len(todo), self.batch_size), f"embedding {len(todo):,} texts", enabled=progress)
         torch = self._torch
         with torch.inference_mode():
             for start in chunks:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from omnimaint.data.schema import FUTURE_MARGIN
 from omnimaint.errors import ConfigError
 from omnimaint.sim.catalog import FAULT_TYPES
 
@@ -13,6 +15,7 @@ Language = Literal["en", "zh"]
 MIN_FRAME_SIZE = 32
 MAX_FRAME_SIZE = 1024
 MIN_BURST_SAMPLES = 64
+MIN_PERIOD_S = 1.0  # faster than 1 Hz is what vibration bursts are for, not scalar telemetry or frames
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,17 @@ class PlantConfig:
             "inspection_period_days": self.inspection_period_days,
         }
         out += [f"{name} must be > 0, got {value}" for name, value in positive.items() if not value > 0]
+        out += [
+            f"{name} must be finite, got {value}"
+            for name, value in {**positive, "fault_rate_scale": self.fault_rate_scale}.items()
+            if value > 0 and not math.isfinite(value)
+        ]
+        periods = {"telemetry_period_s": self.telemetry_period_s, "frame_period_s": self.frame_period_s}
+        out += [
+            f"{name} must be >= {MIN_PERIOD_S:g} s, got {value:g}"
+            for name, value in periods.items()
+            if 0 < value < MIN_PERIOD_S
+        ]
         non_negative = {
             "fault_rate_scale": self.fault_rate_scale,
             "pm_interval_scale": self.pm_interval_scale,
@@ -130,10 +144,24 @@ class PlantConfig:
                     f"fault_modes must be a non-empty subset of {list(FAULT_TYPES)}, got {list(self.fault_modes)}"
                 )
         try:
-            self.start_datetime  # noqa: B018 - parsing is the check
+            start = self.start_datetime
         except ConfigError as exc:
             out.append(str(exc))
+        else:
+            out += self._period_problems(start)
         return out
+
+    def _period_problems(self, start: datetime) -> list[str]:
+        """The simulated period must end where a dataset may hold timestamps (up to a year from now)."""
+        if not (self.days > 0 and math.isfinite(self.days)):
+            return []
+        latest = datetime.now(UTC) + FUTURE_MARGIN
+        if self.days > (latest - start) / timedelta(days=1):
+            return [
+                f"days={self.days:g} from {start:%Y-%m-%d} ends after {latest:%Y-%m-%d}, the latest timestamp a "
+                f"dataset may hold (a year from now); simulate at most {(latest - start).days} days from this start"
+            ]
+        return []
 
     @property
     def start_datetime(self) -> datetime:

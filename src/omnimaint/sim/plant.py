@@ -4,25 +4,30 @@ The parent draws the plant-wide context and every asset's profile, writes the ``
 then hands assets to ``workers`` spawned processes and appends each asset's rows as soon as it (and
 every asset before it) is done, so that the output bytes do not depend on the number of workers and
 at most ``2 x workers`` assets are held in memory, whatever the plant size.
+
+Ctrl-C reaches every process of a terminal's foreground group; only the parent acts on it. Workers start
+with SIGINT blocked and then ignore it, and on any exception (an interrupt included) the parent cancels
+the queued assets and ends the running workers at once, so the dataset writer aborts promptly and
+nothing but the parent's one ``KeyboardInterrupt`` is reported.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from omnimaint.data import CameraInfo, ChannelInfo, Dataset, DatasetWriter, Manifest, describe_provenance
 from omnimaint.data.schema import SCHEMA_VERSION
+from omnimaint.progress import progress_bar
 from omnimaint.sim.asset import AssetChunk, AssetTask, Stream, generate_asset, stream
 from omnimaint.sim.catalog import (
     ASSET_TYPES,
@@ -35,6 +40,7 @@ from omnimaint.sim.catalog import (
 from omnimaint.sim.clock import DAY, Clock
 from omnimaint.sim.config import PlantConfig
 from omnimaint.sim.context import PlantContext, draw_context
+from omnimaint.sim.estimate import estimate
 from omnimaint.sim.history import AssetHistory, simulate_history
 from omnimaint.sim.profile import SITE, AssetProfile, asset_type_of, draw_profile
 
@@ -129,22 +135,64 @@ def assets_table(profiles: list[AssetProfile], clock: Clock) -> pa.Table:
     )
 
 
-def _generate(tasks: Iterable[AssetTask], workers: int) -> Iterator[AssetChunk]:
+def _generate(tasks: Iterable[AssetTask], workers: int) -> Generator[AssetChunk, None, None]:
     """Run tasks, yielding chunks in task order; at most ``2 x workers`` in flight."""
     if workers == 1:
         yield from (generate_asset(task) for task in tasks)
         return
     queue = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque[Future[AssetChunk]] = deque(
-            pool.submit(generate_asset, t) for _, t in zip(range(2 * workers), queue, strict=False)
-        )
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+    )
+    try:
+        pending: deque[Future[AssetChunk]] = deque()
+        for task in (t for _, t in zip(range(2 * workers), queue, strict=False)):
+            pending.append(_submit(pool, task))
         while pending:
             chunk = pending.popleft().result()
             following = next(queue, None)
             if following is not None:
-                pending.append(pool.submit(generate_asset, following))
+                pending.append(_submit(pool, following))
             yield chunk
+    except BaseException:
+        _stop_now(pool)
+        raise
+    pool.shutdown()
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it ends the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _submit(pool: ProcessPoolExecutor, task: AssetTask) -> Future[AssetChunk]:
+    """Submit a task; a worker process started by this call is born with SIGINT blocked, so that a Ctrl-C
+    during its start-up (before its initializer runs) cannot print a traceback from it."""
+    with _interrupts_blocked():
+        return pool.submit(generate_asset, task)
+
+
+@contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while the block runs; one that arrives meanwhile is delivered after it
+    (children started meanwhile inherit the mask and keep it)."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows, whose Ctrl-C does not reach children this way
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the running workers without waiting for their assets, and cancel the queued tasks
+    (``ProcessPoolExecutor.terminate_workers`` from Python 3.14 on). Waiting for the pool's manager
+    thread, which notices the ended workers at once, keeps its clean-up from racing the interpreter's exit."""
+    for process in list(pool._processes.values()) if pool._processes else []:
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _numbered(maintenance: pa.Table, first: int) -> pa.Table:
@@ -159,13 +207,14 @@ def simulate(config: PlantConfig, out: Path, *, overwrite: bool = False, progres
         config: What to simulate.
         out: Dataset folder to create.
         overwrite: Replace an existing dataset at ``out``.
-        progress: Show a progress bar (one step per asset) on stderr.
+        progress: Show a progress bar (one step per asset) on stderr when it is a terminal.
 
     Returns:
         The written dataset, opened.
 
     Raises:
         DatasetError: if ``out`` exists and ``overwrite`` is false, or the output breaks the data model.
+        KeyboardInterrupt: on Ctrl-C, once the workers are ended and the partial dataset removed.
     """
     out = Path(out)
     clock = Clock.from_config(config)
@@ -173,34 +222,25 @@ def simulate(config: PlantConfig, out: Path, *, overwrite: bool = False, progres
     context: PlantContext = draw_context(config, np.random.default_rng(plant_seed))
     profiles = plant_profiles(config)
     workers = min(config.workers, config.n_assets)
-    logger.info("simulating %d assets over %g days with %d workers into %s", config.n_assets, config.days, workers, out)
-    bar = (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        if progress
-        else nullcontext()
-    )
-    with DatasetWriter(out, build_manifest(config), overwrite=overwrite) as writer, bar:
+    logger.info("%s, into %s", estimate(config).describe(config), out)
+    with (
+        DatasetWriter(out, build_manifest(config), overwrite=overwrite) as writer,
+        progress_bar("simulating", config.n_assets, enabled=progress) as advance,
+    ):
         writer.append("assets", assets_table(profiles, clock))
         tasks = (
             AssetTask(config, p, context, seed, writer.blob_path(f"frames/{p.asset_id}/{CAMERA}/000000.png").parent)
             for p, seed in zip(profiles, seeds, strict=True)
         )
-        step = bar.add_task("simulating", total=config.n_assets) if isinstance(bar, Progress) else None
         work_orders = 1
-        for chunk in _generate(tasks, workers):
-            for name in TABLE_ORDER:
-                rows = chunk.tables[name]
-                if name == "maintenance":
-                    rows = _numbered(rows, work_orders)
-                    work_orders += rows.num_rows
-                writer.append(name, rows)
-            logger.debug("wrote asset %s", chunk.asset_id)
-            if isinstance(bar, Progress) and step is not None:
-                bar.update(step, advance=1, description=f"simulated {chunk.asset_id}")
+        with closing(_generate(tasks, workers)) as chunks:
+            for chunk in chunks:
+                for name in TABLE_ORDER:
+                    rows = chunk.tables[name]
+                    if name == "maintenance":
+                        rows = _numbered(rows, work_orders)
+                        work_orders += rows.num_rows
+                    writer.append(name, rows)
+                logger.debug("wrote asset %s", chunk.asset_id)
+                advance(1, description=f"simulated {chunk.asset_id}")
         return writer.commit()

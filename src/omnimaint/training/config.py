@@ -69,12 +69,12 @@ class OptimConfig(_Frozen):
             probing, then fine-tuning", Kumar et al., ICLR 2022). No effect otherwise.
     """
 
-    lr: float = Field(default=2e-3, gt=0)
-    weight_decay: float = Field(default=0.01, ge=0)
+    lr: float = Field(default=2e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(default=0.01, ge=0, allow_inf_nan=False)
     batch_size: int = Field(default=32, ge=1)
     max_epochs: int = Field(default=10, ge=1)
     patience: int = Field(default=3, ge=0)
-    grad_clip: float = Field(default=1.0, gt=0)
+    grad_clip: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     limit_train_batches: int | None = Field(default=None, ge=1)
     select_on: Literal["loss", "score"] = "loss"
     pretrained_lr_scale: float = Field(default=1.0, gt=0, le=1)
@@ -107,10 +107,10 @@ class PretrainObjective(_Frozen):
             configured.
     """
 
-    contrastive_weight: float = Field(default=1.0, ge=0)
-    reconstruction_weight: float = Field(default=1.0, ge=0)
+    contrastive_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    reconstruction_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     mask_ratio: float = Field(default=0.3, gt=0, lt=1)
-    temperature: float = Field(default=0.1, gt=0)
+    temperature: float = Field(default=0.1, gt=0, allow_inf_nan=False)
     hide: Literal["random", "latest", "channels"] = "random"
     negatives: Literal["batch", "asset"] = "batch"
     asset_group: int = Field(default=8, ge=2)
@@ -135,9 +135,11 @@ class TrainConfig(_Frozen):
         out: Run folder (checkpoints, logs, bundle).
         seed: Seed of everything (weights, shuffling, dropout).
         init_from: A pretraining run folder or checkpoint whose weights start fine-tuning.
-        resume: A Lightning checkpoint to resume this run from.
+        resume: A Lightning checkpoint of this run's objective to resume from; it must load with PyTorch's
+            weights-only unpickler (checked before any data is read).
         devices: Processes (CPU) or accelerators.
-        accelerator: ``cpu``, ``gpu`` or ``auto``.
+        accelerator: ``cpu``, ``gpu`` (CUDA or Apple MPS), ``cuda``, ``mps`` or ``auto`` (a GPU when there is
+            one). Checked against the machine before any data is read (:mod:`omnimaint.training.preflight`).
         strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``).
         num_workers: Data-loader workers.
         target_false_alarms_per_asset_day: Alert thresholds are calibrated on validation to this rate.
@@ -154,10 +156,10 @@ class TrainConfig(_Frozen):
     init_from: Path | None = None
     resume: Path | None = None
     devices: int = Field(default=1, ge=1)
-    accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"] = "cpu"
     strategy: str = "auto"
     num_workers: int = Field(default=0, ge=0)
-    target_false_alarms_per_asset_day: float = Field(default=0.05, gt=0)
+    target_false_alarms_per_asset_day: float = Field(default=0.05, gt=0, allow_inf_nan=False)
     deterministic: bool = True
     progress: bool = True
 
@@ -182,8 +184,16 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     if path is not None:
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: byte {exc.start} is not UTF-8; a config file is YAML text in UTF-8") from exc
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            raise ConfigError(f"{path}: {where}not valid YAML ({exc.problem})") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a config file must be a mapping of sections")
         raw = loaded or {}

@@ -6,9 +6,11 @@
 - :func:`label_efficiency`: fine-tuning from self-supervised pretraining against fine-tuning from
   scratch, with a fraction of the training labels, over several seeds (and optionally asset splits).
 
-Both write ``results.json`` and ``results.md`` (a markdown table) into their output folder. Each run
-keeps its scores in ``scores.json`` in its own folder; a rerun into the same folder reuses them, so an
-interrupted experiment resumes where it stopped instead of retraining hours of finished runs.
+Both write ``results.json`` and ``results.md`` (a markdown table) into their output folder, which is
+marked as that experiment's (:mod:`omnimaint.atomic`): any other folder is refused. Each run keeps its
+scores in ``scores.json`` in its own folder; a rerun into the same folder reuses them, so an interrupted
+experiment resumes where it stopped instead of retraining hours of finished runs (a run killed before it
+was scored is started again; ``overwrite`` starts the whole experiment afresh).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from omnimaint.atomic import ABLATION, LABEL_EFFICIENCY, PRETRAINING_RUN, TRAINING_RUN, claim_folder, discard
 from omnimaint.evaluation.model_eval import evaluate_bundle
 from omnimaint.training.config import OptimConfig, TrainConfig
 from omnimaint.training.run import BUNDLE_DIR, pretrain, train
@@ -53,6 +56,7 @@ def _once(folder: Path, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     if path.is_file():
         logger.info("%s: reusing the finished run's scores", folder)
         return dict(json.loads(path.read_text(encoding="utf-8")))
+    discard(folder, TRAINING_RUN)  # a run killed before it was scored starts again
     scores = dict(run())
     _save(folder, scores)
     return scores
@@ -70,7 +74,9 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
-def modality_ablation(config: TrainConfig, out: Path, split_seeds: tuple[int, ...] | None = None) -> dict[str, Any]:
+def modality_ablation(
+    config: TrainConfig, out: Path, split_seeds: tuple[int, ...] | None = None, *, overwrite: bool = False
+) -> dict[str, Any]:
     """Train the fused model, every single-modality model and every leave-one-out model; evaluate all on
     the test split; and evaluate the fused model with each modality masked at inference.
 
@@ -82,7 +88,9 @@ def modality_ablation(config: TrainConfig, out: Path, split_seeds: tuple[int, ..
         config: The base training config (its window spec lists the modalities to compare).
         out: Folder for the runs and the results.
         split_seeds: Seeds of the asset splits (default: the config's ``data.split_seed``).
+        overwrite: Start afresh in ``out`` instead of reusing the runs of an earlier ablation there.
     """
+    claim_folder(out, ABLATION, overwrite=overwrite, reuse=True)
     seeds = split_seeds if split_seeds is not None else (config.data.split_seed,)
     splits = {
         seed: _ablation_split(_with(config, config.out, data={"split_seed": seed}), out / f"split_{seed}")
@@ -193,6 +201,8 @@ def label_efficiency(
     seeds: tuple[int, ...] = (0, 1, 2),
     finetune_epochs: int | None = None,
     split_seeds: tuple[int, ...] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune with ``fraction`` of the training labels, from pretraining and from scratch, per seed.
 
@@ -206,7 +216,9 @@ def label_efficiency(
 
     Each run is scored on the split's test machines and on its validation machines (``val_`` keys, and a
     paired row of their own), so that a fine-tuning recipe can be chosen without the test machines.
+    ``overwrite`` starts afresh in ``out`` instead of reusing the runs of an earlier experiment there.
     """
+    claim_folder(out, LABEL_EFFICIENCY, overwrite=overwrite, reuse=True)
     splits = split_seeds if split_seeds is not None else (config.data.split_seed,)
     results: dict[str, Any] = {
         "fraction": fraction,
@@ -242,6 +254,7 @@ def _label_efficiency_run(
 ) -> dict[str, Any]:
     """Fine-tune one start (pretraining it first into ``init`` if needed) and score it on the test split."""
     if init is not None and not (init / BUNDLE_DIR).is_dir():  # pretrained once per seed
+        discard(init, PRETRAINING_RUN)  # a pretraining run killed before its bundle was written
         assert pretrain(_with(config, init, seed=seed)) is not None
     labelled = {"label_fraction": fraction}
     bundle = train(_with(config, folder, seed=seed, init_from=init, optim=optim, data=labelled))

@@ -11,7 +11,9 @@ the low-label figure is what matters when comparing objectives. It needs no test
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from omnimaint.atomic import PROBE, staged_folder
 from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.errors import ConfigError
 from omnimaint.models.blocks import masked_mean
@@ -29,6 +32,7 @@ from omnimaint.training.config import TrainConfig
 from omnimaint.training.data import labelled_mask
 from omnimaint.training.run import prepare
 
+PROBE_FILE = "probe.json"
 REGULARISATION = 0.01
 """Inverse L2 strength of the probe (scikit-learn's ``C``) on standardised features: strong, since a
 10 % draw holds a few dozen positive windows against hundreds of features."""
@@ -115,3 +119,21 @@ def linear_probe(config: TrainConfig, fraction: float = 0.1, draws: int = 10) ->
         draws=len(scores),
         modalities=modalities,
     )
+
+
+def write_probe(result: ProbeResult, out: Path, *, overwrite: bool = False) -> Path:
+    """Write ``out/probe.json`` into a linear-probe folder that appears whole.
+
+    Args:
+        result: The probe's figures.
+        out: The folder; ``overwrite`` replaces an earlier probe folder there, anything else is refused.
+
+    Returns:
+        The file written.
+
+    Raises:
+        OutputError: if ``out`` holds something else (see :func:`omnimaint.atomic.check_target`).
+    """
+    with staged_folder(out, PROBE, overwrite=overwrite) as folder:
+        (folder / PROBE_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return out / PROBE_FILE

@@ -17,13 +17,23 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import ValidationError
 
+from omnimaint.atomic import BUNDLE, PRETRAINING_RUN, TRAINING_RUN, Kind, check_target, claim_folder
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
-from omnimaint.data.splits import Split, make_splits
+from omnimaint.data.splits import Split, make_splits, splits_to_json
+from omnimaint.data.window_proposal import (
+    DataTiming,
+    check_windows,
+    no_failure_warning,
+    propose_window,
+    sets_durations,
+    without_absent,
+)
 from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.evaluation.early_warning import threshold_for_false_alarm_rate
@@ -31,8 +41,17 @@ from omnimaint.inference.bundle import Bundle, Thresholds
 from omnimaint.inference.predictor import Predictor
 from omnimaint.models.omni import OmniModel
 from omnimaint.models.preprocessing import Preprocessor, complete_config
-from omnimaint.training.config import TrainConfig
+from omnimaint.notes import NOTE
+from omnimaint.progress import progress_drawn, track
+from omnimaint.training.config import DataConfig, TrainConfig
 from omnimaint.training.data import WindowDataModule
+from omnimaint.training.loop_output import (
+    InterruptibleTrainer,
+    ModelSize,
+    StderrProgressBar,
+    lightning_logs_through_root,
+)
+from omnimaint.training.preflight import preflight
 from omnimaint.training.selection import check_scorable, monitor
 from omnimaint.training.tasks import FineTuneTask, PretrainTask
 
@@ -52,14 +71,46 @@ class Prepared:
     val: WindowedDataset | None
     preprocessor: Preprocessor
     model: OmniModel
+    data: DataConfig | None = None  # the data settings used (a proposed window included); None: config.data
 
 
 def _windows(dataset: Dataset, spec: WindowSpec, split: Split, vocab: object) -> WindowedDataset | None:
     try:
         return WindowedDataset(dataset, spec, vocab=vocab, split=split)  # type: ignore[arg-type]
     except ConfigError as exc:
-        logger.warning("no %s windows: %s", split.name, exc)
+        logger.info("no %s windows: %s", split.name, exc)  # check_windows has told the user why
         return None
+
+
+def _settled_data(
+    config: TrainConfig, dataset: Dataset, start: Bundle | None, timing: DataTiming
+) -> tuple[DataConfig, tuple[str, ...]]:
+    """The data settings the run uses: ``config.data``, with the window and split strategy proposed from the
+    data when the config sets no window duration (:mod:`omnimaint.data.window_proposal`). A run that starts
+    from a bundle keeps its window, and its split strategy unless the config sets one (so that fine-tuning
+    never trains on what pretraining held out). Also returns what to tell the user about the choice."""
+    data = config.data
+    split_set = "split" in data.model_fields_set
+    if start is not None:
+        recorded = start.metrics.get("data")
+        strategy = recorded.get("split") if isinstance(recorded, dict) and not split_set else data.split
+        return data.model_copy(update={"window": start.window, "split": strategy or data.split}), ()
+    if sets_durations(data.window):
+        spec, absent = without_absent(data.window, timing)
+        if not absent:
+            return data, ()
+        note = f"the dataset holds no {', '.join(absent)}: the model is built without them"
+        return data.model_copy(update={"window": spec}), (note,)
+    proposal = propose_window(
+        dataset,
+        data.window,
+        fractions=data.fractions,
+        seed=data.split_seed,
+        split=data.split if split_set else None,
+        timing=timing,
+    )
+    note = f"no window durations configured; proposed from the data: {proposal.describe()}"
+    return data.model_copy(update={"window": proposal.spec, "split": proposal.split}), (note,)
 
 
 def prepare(config: TrainConfig, kind: Literal["model", "pretrained"] = "model") -> Prepared:
@@ -70,11 +121,27 @@ def prepare(config: TrainConfig, kind: Literal["model", "pretrained"] = "model")
     """
     dataset = Dataset(config.data.dataset)
     start = Bundle.load(_bundle_dir(config.init_from)) if config.init_from is not None else None
-    spec = start.window if start is not None else config.data.window
-    splits = make_splits(dataset, spec, config.data.split, config.data.fractions, config.data.split_seed)
+    timing = DataTiming.of(dataset, periods=start is None and not sets_durations(config.data.window))
+    data, proposed = _settled_data(config, dataset, start, timing)
+    spec = data.window
+    splits = make_splits(dataset, spec, data.split, data.fractions, data.split_seed)
+    # A refusal comes before anything else is said, so that it is the only line printed.
+    problems = check_windows(dataset, spec, splits, timing)  # raises when no window is left
+    for note in proposed:
+        logger.log(NOTE, note)
+    for problem in problems:
+        logger.warning(problem)
     vocab = start.preprocessor.vocab if start is not None else None
     train = WindowedDataset(dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"])
     val = _windows(dataset, spec, splits["val"], train.vocab)
+    if kind == "model":
+        for windows, what, consequence in (
+            (train, "training", "the failure, RUL and fault-type heads learn only 'no failure'"),
+            (val, "validation", "alert thresholds are set for the false-alarm rate alone; no detection is checked"),
+        ):
+            warning = no_failure_warning(windows, what, consequence) if windows is not None else None
+            if warning is not None:
+                logger.warning(warning)
     if start is not None:
         preprocessor = Preprocessor(start.preprocessor)
         model = OmniModel(start.model_config)
@@ -86,7 +153,7 @@ def prepare(config: TrainConfig, kind: Literal["model", "pretrained"] = "model")
     for windows in (train, val):
         if windows is not None:
             preprocessor.warm_text_cache(windows, progress=config.progress)
-    return Prepared(dataset, spec, splits, train, val, preprocessor, model)
+    return Prepared(dataset, spec, splits, train, val, preprocessor, model, data)
 
 
 def _training_spec(config: TrainConfig, spec: WindowSpec, kind: Literal["model", "pretrained"]) -> WindowSpec:
@@ -112,14 +179,24 @@ for _message in (".*treespec.*", ".*smaller than the logging interval.*", ".*doe
 
 
 def _trainer(config: TrainConfig, select_on: Literal["loss", "score"] | None) -> L.Trainer:
-    """The Lightning trainer; ``select_on`` names what picks the checkpoint (``None``: the last one)."""
+    """The Lightning trainer; ``select_on`` names what picks the checkpoint (``None``: the last one).
+
+    It reports through the application (:mod:`omnimaint.training.loop_output`): a bar on stderr when
+    progress is shown on a terminal, log records through the configured handlers, Ctrl-C as a
+    :class:`KeyboardInterrupt`.
+    """
     metric, mode = monitor(select_on) if select_on is not None else (None, "min")
     callbacks: list[L.Callback] = [
-        ModelCheckpoint(dirpath=config.out / "checkpoints", monitor=metric, mode=mode, save_last=True, save_top_k=1)
+        ModelCheckpoint(dirpath=config.out / "checkpoints", monitor=metric, mode=mode, save_last=True, save_top_k=1),
+        ModelSize(),
     ]
     if metric is not None and config.optim.patience > 0:
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.optim.patience))
-    return L.Trainer(
+    bar = config.progress and progress_drawn()
+    if bar:
+        callbacks.append(StderrProgressBar())
+    lightning_logs_through_root()
+    return InterruptibleTrainer(
         max_epochs=config.optim.max_epochs,
         accelerator=config.accelerator,
         devices=config.devices,
@@ -129,8 +206,8 @@ def _trainer(config: TrainConfig, select_on: Literal["loss", "score"] | None) ->
         callbacks=callbacks,
         logger=[CSVLogger(config.out, name="logs"), TensorBoardLogger(config.out, name="tensorboard")],
         use_distributed_sampler=False,  # GlobalBatchSampler splits global batches across ranks itself
-        enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
+        enable_progress_bar=bar,
+        enable_model_summary=False,  # ModelSize logs the one number that matters
         log_every_n_steps=10,
         num_sanity_val_steps=0,
     )
@@ -190,7 +267,8 @@ def _fit(
     if prepared.val is not None and select_on == "score":
         check_scorable(prepared.val.labels)
     trainer = _trainer(config, select_on if prepared.val is not None else None)
-    trainer.fit(task, datamodule=_datamodule(config, prepared, label_fraction, kind), ckpt_path=config.resume)
+    datamodule = _datamodule(config, prepared, label_fraction, kind)
+    trainer.fit(task, datamodule=datamodule, ckpt_path=config.resume, weights_only=True)  # never unpickle code
     if not trainer.is_global_zero:
         return None
     bundle = Bundle(
@@ -200,16 +278,52 @@ def _fit(
         preprocessor=prepared.preprocessor.state,
         state_dict=_best_state(trainer, task),
         metrics={
-            "data": config.data.model_dump(mode="json"),
+            "data": {
+                **(prepared.data or config.data).model_dump(mode="json"),
+                "splits": splits_to_json(prepared.splits),
+            },
             "pretrain" if kind == "pretrained" else "train": {k: float(v) for k, v in trainer.callback_metrics.items()},
         },
     )
     return bundle, prepared
 
 
-def pretrain(config: TrainConfig) -> Path | None:
+def _claim_run_folder(config: TrainConfig, kind: Kind, overwrite: bool) -> None:
+    """Make ``config.out`` this run's folder, before any data is read.
+
+    Nothing there or an empty folder becomes a run folder (marked as such); a run folder of the same kind
+    is continued when the run resumes (``config.resume``) and started afresh with ``overwrite``; anything
+    else is refused. The run's ``bundle/`` is replaced at the end only if it is a bundle. Only rank zero
+    claims: the other processes of a data-parallel run start after it (Lightning's launcher re-runs the
+    command) or beside it (torchrun), and write nothing there themselves.
+
+    Raises:
+        OutputError: if ``config.out`` or its ``bundle/`` holds something the run may not write over.
+        ConfigError: if ``overwrite`` would delete the ``resume`` checkpoint or the ``init_from`` run.
+    """
+    if getattr(rank_zero_only, "rank", 0) != 0:
+        return
+    if overwrite:
+        out = config.out.resolve()
+        for option, path in (("--resume", config.resume), ("--init-from", config.init_from)):
+            if path is not None and path.resolve().is_relative_to(out):
+                raise ConfigError(
+                    f"{config.out}: --overwrite would delete {option} {path}, which lies inside it "
+                    "(drop --overwrite to continue that run, or choose another --out)"
+                )
+    claim_folder(config.out, kind, overwrite=overwrite, reuse=config.resume is not None)
+    check_target(config.out / BUNDLE_DIR, BUNDLE, overwrite=True)
+
+
+def pretrain(config: TrainConfig, *, overwrite: bool = False) -> Path | None:
     """Self-supervised pretraining on the training split (labels unused). Returns the bundle folder
-    (``None`` on non-zero data-parallel ranks)."""
+    (``None`` on non-zero data-parallel ranks).
+
+    ``overwrite`` replaces a pretraining run at ``config.out``; see :func:`_claim_run_folder` for what
+    else may be there.
+    """
+    preflight(config, "pretrained")
+    _claim_run_folder(config, PRETRAINING_RUN, overwrite)
     fitted = _fit(config, "pretrained", 1.0)
     return fitted[0].save(config.out / BUNDLE_DIR, overwrite=True) if fitted is not None else None
 
@@ -222,9 +336,15 @@ def _fault_weights(windows: WindowedDataset, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights / weights.mean(), dtype=torch.float32)
 
 
-def train(config: TrainConfig) -> Path | None:
+def train(config: TrainConfig, *, overwrite: bool = False) -> Path | None:
     """Multi-task fine-tuning, then anomaly-head fitting and threshold calibration. Returns the bundle
-    folder (``None`` on non-zero data-parallel ranks)."""
+    folder (``None`` on non-zero data-parallel ranks).
+
+    ``overwrite`` replaces a training run at ``config.out``; see :func:`_claim_run_folder` for what else
+    may be there.
+    """
+    preflight(config, "model")
+    _claim_run_folder(config, TRAINING_RUN, overwrite)
     fitted = _fit(config, "model", config.data.label_fraction)
     if fitted is None:
         return None
@@ -237,15 +357,27 @@ def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:
     """Fit the anomaly head on healthy training windows; calibrate thresholds on validation windows."""
     model = bundle.build_model()
     embeddings, healthy = [], []
+    batches = -(-len(prepared.train) // 128)
     with torch.inference_mode():
-        for batch in prepared.train.iter_batches(128):
+        for batch in track(prepared.train.iter_batches(128), "fitting the anomaly head", total=batches):
             embeddings.append(model(prepared.preprocessor(batch)).embedding)
             healthy.append(torch.from_numpy(batch.labels.health_state == 0))
     embedding = torch.cat(embeddings)
     mask = torch.cat(healthy)
-    model.heads.anomaly.fit(embedding[mask] if int(mask.sum()) > embedding.shape[1] else embedding)
+    n_healthy, width = int(mask.sum()), embedding.shape[1]
+    if n_healthy <= width:
+        # A covariance of the healthy windows needs more of them than the embedding has dimensions.
+        logger.warning(
+            "only %d of the %d training windows are known to be healthy (the anomaly head needs more than %d): "
+            "it is fitted on all training windows, so its scores hardly tell degrading from normal",
+            n_healthy,
+            len(mask),
+            width,
+        )
+    normal = embedding[mask] if n_healthy > width else embedding
+    model.heads.anomaly.fit(normal)
     bundle.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    anomaly = model.heads.anomaly(embedding[mask] if mask.any() else embedding)
+    anomaly = model.heads.anomaly(normal)
     horizons = tuple(h.total_seconds() / 3600 for h in prepared.spec.horizons)
     bundle.thresholds = Thresholds(
         horizons_hours=horizons,
@@ -255,7 +387,9 @@ def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:
     if prepared.val is None:
         logger.warning("no validation windows: alert thresholds stay at 0.5")
         return
-    scores = Predictor(bundle, preprocessor=prepared.preprocessor).predict_windows(prepared.val)
+    scores = Predictor(bundle, preprocessor=prepared.preprocessor).predict_windows(
+        prepared.val, progress=True, description="calibrating alert thresholds"
+    )
     failures = prepared.dataset.table("failures")
     end = prepared.splits["val"].end
     failures = failures[failures["asset_id"].isin(set(scores.asset_ids))]
@@ -270,7 +404,13 @@ def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:
                 "score": scores.failure_probability[:, h],
             }
         )
-        thresholds.append(threshold_for_false_alarm_rate(series, failures, pd.Timedelta(hours=hours), target_rate))
+        try:
+            thresholds.append(threshold_for_false_alarm_rate(series, failures, pd.Timedelta(hours=hours), target_rate))
+        except ValueError as exc:  # e.g. one window per validation asset: no time to count false alarms over
+            logger.warning(
+                "cannot calibrate the %g h alert threshold on the validation windows (%s): it stays 0.5", hours, exc
+            )
+            thresholds.append(0.5)
     bundle.thresholds = bundle.thresholds.model_copy(
         update={"failure_probability": tuple(thresholds), "target_false_alarms_per_asset_day": target_rate}
     )

@@ -71,10 +71,22 @@ def test_original_microsoft_datetime_format(tmp_path: Path) -> None:
 
 
 def test_truncated_telemetry_line_names_file_line_and_column(tmp_path: Path) -> None:
-    src = write_azure(tmp_path / "src", telemetry_tail="2015-01-01 12:00:00,2,171.0,4")
+    src = write_azure(tmp_path / "src", telemetry_tail="2015-01-01 12:00:00,2,171.0,4\n")
     with pytest.raises(DatasetError, match=r"PdM_telemetry\.csv: line 14, column 5 \('pressure'\): missing value"):
         import_azure(src, tmp_path / "out")
+    src = write_azure(tmp_path / "src", telemetry_tail="2015-01-01 12:00:00,2,171.0,4")  # cut off in a value
+    with pytest.raises(DatasetError, match=r"PdM_telemetry\.csv: line 14: 4 of 6 fields and no line break at the end"):
+        import_azure(src, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_encoding_of_the_files(tmp_path: Path) -> None:
+    src = write_azure(tmp_path / "src")
+    (src / "PdM_machines.csv").write_bytes("machineID,model,age\n1,modèle3,18\n2,model4,7\n".encode("cp1252"))
+    with pytest.raises(DatasetError, match=r"PdM_machines\.csv: line 2: byte\(s\) e8 at character 6 .*--encoding"):
+        import_azure(src, tmp_path / "out")
+    dataset = import_azure(src, tmp_path / "out", encoding="cp1252")
+    assert list(dataset.table("assets")["model"]) == ["modèle3", "model4"]
 
 
 def test_bad_value_and_unknown_machine(tmp_path: Path) -> None:

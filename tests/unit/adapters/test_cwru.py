@@ -11,9 +11,9 @@ import pytest
 import scipy.io
 
 from omnimaint.adapters import SYNTHETIC_EPOCH, import_cwru
-from omnimaint.adapters.cwru import parse_class
+from omnimaint.adapters.cwru import parse_class, summarize_import
 from omnimaint.data import validate_dataset
-from omnimaint.errors import DatasetError
+from omnimaint.errors import ConfigError, DatasetError
 
 
 def write_mat(
@@ -169,3 +169,74 @@ def test_parse_class() -> None:
     assert parse_class(Path("OR007@12_3.mat")).fault_type == "OR007@12"
     assert parse_class(Path("B021_1.mat")).load_hp == 1
     assert parse_class(Path("Normal_2.mat")).fault_type == "normal"
+
+
+def test_the_rate_folder_itself_can_be_the_source(cwru_dir: Path, tmp_path: Path) -> None:
+    dataset = validate_dataset(import_cwru(cwru_dir / "12k_DE", tmp_path / "out").path)
+    assert sorted(dataset.asset_ids) == ["B028_0", "IR007_0", "OR021@6_0"]
+    assert dataset.table("waveforms")["sample_rate_hz"].unique().tolist() == [12000.0]
+    metadata = [json.loads(str(m)) for m in dataset.table("assets")["metadata"]]
+    assert {m["end"] for m in metadata} == {"DE"}
+    assert (
+        summarize_import(dataset.manifest.provenance) == "recordings: 3 (3 drive-end faults); loads 0 HP; rates 12 kHz"
+    )
+
+
+def test_the_nearest_rate_folder_wins(tmp_path: Path) -> None:
+    write_mat(tmp_path / "48k_archive" / "12k_DE" / "IR007_1.mat", "106", 32)
+    dataset = import_cwru(tmp_path / "48k_archive", tmp_path / "out")
+    assert dataset.table("waveforms")["sample_rate_hz"].unique().tolist() == [12000.0]
+
+
+def test_symlinked_folders_are_followed_once(cwru_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = tmp_path / "assembled"
+    src.mkdir()
+    (src / "12k_DE").symlink_to(cwru_dir / "12k_DE", target_is_directory=True)
+    (src / "Normal_0.mat").symlink_to(cwru_dir / "Normal_0.mat")
+    (src / "loop").symlink_to(tmp_path, target_is_directory=True)  # contains the source folder: not followed
+    (src / "copy").symlink_to(src / "12k_DE", target_is_directory=True)  # the same folder again: read once
+    dataset = import_cwru(src, tmp_path / "out")
+    assert sorted(dataset.asset_ids) == ["12k_DE-B028_0", "12k_DE-IR007_0", "12k_DE-OR021@6_0", "Normal_0"]
+    assert set(dataset.manifest.provenance["followed_links"]) == {"12k_DE", "Normal_0.mat"}
+    assert "contains the source folder; not followed" in caplog.text
+    assert "not read twice" in caplog.text
+
+
+def test_a_dangling_link_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "cwru"
+    src.mkdir()
+    (src / "12k_DE").symlink_to(tmp_path / "unmounted" / "12k_DE", target_is_directory=True)
+    with pytest.raises(DatasetError, match=r"12k_DE: a symbolic link to .*unmounted/12k_DE, which does not exist"):
+        import_cwru(src, tmp_path / "out")
+
+
+def test_fan_end_faults_keep_their_own_classes(cwru_dir: Path, tmp_path: Path) -> None:
+    write_mat(cwru_dir / "12k_FE" / "IR007_0.mat", "278", 90)
+    write_mat(cwru_dir / "12k_FE" / "OR007@6_0.mat", "294", 90)
+    dataset = validate_dataset(import_cwru(cwru_dir, tmp_path / "out").path)
+    faults = dataset.table("failures").set_index("asset_id")["fault_type"].to_dict()
+    assert faults["12k_DE-IR007_0"] == "IR007"
+    assert faults["12k_FE-IR007_0"] == "FE-IR007"  # a fault in the fan-end bearing, not the drive-end class
+    assert faults["12k_FE-OR007@6_0"] == "FE-OR007@6"
+    assert faults["Normal_0"] == "normal"
+    assert (
+        json.loads(str(dataset.table("assets").set_index("asset_id").loc["12k_FE-IR007_0", "metadata"]))["end"] == "FE"
+    )
+    assert dataset.manifest.fault_types == ("normal", "B028", "FE-IR007", "FE-OR007@6", "IR007", "OR021@6")
+    assert summarize_import(dataset.manifest.provenance) == (
+        "recordings: 6 (3 drive-end faults, 2 fan-end faults (FE-…), 1 normal); loads 0 HP; rates 12, 48 kHz"
+    )
+
+
+@pytest.mark.parametrize("rate", [0.0, -12000.0, float("nan"), float("inf")])
+def test_rate_must_be_positive_and_finite(cwru_dir: Path, tmp_path: Path, rate: float) -> None:
+    with pytest.raises(ConfigError, match="--rate must be a positive, finite number"):
+        import_cwru(cwru_dir, tmp_path / "out", rate=rate)
+
+
+def test_a_folder_without_mat_files_names_what_it_holds(tmp_path: Path) -> None:
+    src = tmp_path / "cwru"
+    src.mkdir()
+    (src / "IR007_0.csv").write_text("1,2\n")
+    with pytest.raises(DatasetError, match=r"no \.mat files \(found 1 other files: IR007_0\.csv\)"):
+        import_cwru(src, tmp_path / "out")

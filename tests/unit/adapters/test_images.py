@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from omnimaint.adapters import SYNTHETIC_EPOCH, import_images
-from omnimaint.adapters.images import detect_layout
+from omnimaint.adapters.images import detect_layout, summarize_import
 from omnimaint.data import validate_dataset
 from omnimaint.errors import ConfigError, DatasetError
 
@@ -142,3 +142,150 @@ def test_malformed_annotation_names_line_and_column(neu_dir: Path, tmp_path: Pat
     (neu_dir / "ANNOTATIONS" / "crazing_1.xml").write_text("<annotation>\n  <object>\n</annotation>\n")
     with pytest.raises(DatasetError, match=r"crazing_1\.xml: line 3, column \d+: malformed XML"):
         import_images(neu_dir, tmp_path / "out")
+
+
+def write_mask(path: Path, size: tuple[int, int] = (8, 8), defect: bool = True) -> None:
+    """A binary mask (0 background, 255 defect), single-channel PNG."""
+    pixels = np.zeros(size[::-1], dtype=np.uint8)
+    if defect:
+        pixels[2:5, 3:6] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels, mode="L").save(path)
+
+
+def sidecar_of(out: Path) -> dict[str, dict[str, object]]:
+    return {note["frame"]: note for note in json.loads((out / "annotations" / "images.json").read_text())}
+
+
+@pytest.fixture
+def tile_dir(tmp_path: Path) -> Path:
+    """The magnetic-tile layout: <class>/Imgs/<name>.jpg with its binary mask <name>.png beside it, plus strays."""
+    src = tmp_path / "tiles"
+    for label, names in (("MT_Blowhole", ("exp1_num_4", "exp1_num_12")), ("MT_Free", ("exp2_num_7",))):
+        for n, name in enumerate(names):
+            write_image(src / label / "Imgs" / f"{name}.jpg", 40 + 10 * n)
+            write_mask(src / label / "Imgs" / f"{name}.png", defect=label != "MT_Free")
+    (src / "README.md").write_text("# magnetic tiles\n")
+    write_image(src / "overview.jpg", 200)  # a preview at the top level
+    (src / ".DS_Store").write_bytes(b"\x00\x01")
+    (src / "MT_Free" / "Imgs" / "._exp2_num_7.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS fork
+    return src
+
+
+def test_masks_beside_jpegs_are_paired_not_counted_as_images(tile_dir: Path, tmp_path: Path) -> None:
+    assert detect_layout(tile_dir) == "by_folder"
+    dataset = validate_dataset(import_images(tile_dir, tmp_path / "out").path)
+    frames = dataset.table("frames")
+    assert sorted(Path(p).name for p in frames["path"]) == ["exp1_num_12.jpg", "exp1_num_4.jpg", "exp2_num_7.jpg"]
+    faults = dataset.table("failures").set_index("ts")["fault_type"]
+    assert sorted(faults) == ["MT_Blowhole", "MT_Blowhole", "MT_Free"]  # the class folder, not the 'Imgs' container
+    notes = sidecar_of(tmp_path / "out")
+    note = notes["frames/tiles/cam0/MT_Blowhole/Imgs/exp1_num_4.jpg"]
+    assert note["mask_source_file"] == "MT_Blowhole/Imgs/exp1_num_4.png"
+    assert note["mask"] == "annotations/masks/tiles/MT_Blowhole/Imgs/exp1_num_4_mask.png"
+    mask = (tmp_path / "out" / str(note["mask"])).read_bytes()
+    assert mask == (tile_dir / "MT_Blowhole" / "Imgs" / "exp1_num_4.png").read_bytes()
+    assert all("mask" in n for n in notes.values())
+    provenance = dataset.manifest.provenance
+    assert (provenance["layout"], provenance["classes"], provenance["images"], provenance["masks"]) == (
+        "by_folder",
+        2,
+        3,
+        3,
+    )
+    assert summarize_import(provenance) == [
+        "layout: by_folder (2 classes, 3 images, 3 masks: <name>.png beside <name>.jpg)",
+        "set aside: 1 images outside the layout (overview.jpg)",
+        "ignored: 1 files that are not images (README.md)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "mask", "convention"),
+    [
+        ("scratch/7.png", "scratch/7_mask.png", "<name>_mask.png"),
+        ("scratch/7.bmp", "scratch/7_GT.bmp", "<name>_gt.bmp"),
+        ("Class1/Train/0007.PNG", "Class1/Train/Label/0007_label.PNG", "label/ folder"),  # DAGM
+        ("train/images/7.jpg", "train/masks/7.png", "masks/ folder"),
+    ],
+)
+def test_mask_conventions(tmp_path: Path, image: str, mask: str, convention: str) -> None:
+    src = tmp_path / "src"
+    write_image(src / image, 90)
+    write_mask(src / mask)
+    write_image(src / "other" / "x_1.png", 30)  # a second image folder (by_folder layout)
+    import_images(src, tmp_path / "out")
+    notes = [n for n in sidecar_of(tmp_path / "out").values() if n["source_file"] == image]
+    assert len(notes) == 1 and notes[0]["mask_source_file"] == mask
+    dataset = validate_dataset(tmp_path / "out")
+    assert len(dataset.table("frames")) == 2
+    assert dataset.manifest.provenance["mask_conventions"] == [convention]
+
+
+def test_a_grey_png_beside_a_jpeg_that_is_not_two_valued_stays_an_image(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "src"
+    write_image(src / "crazing_1.jpg", 10)
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    Image.fromarray(grey, mode="L").save(src / "crazing_1.png")
+    dataset = import_images(src, tmp_path / "out")
+    assert len(dataset.table("frames")) == 2
+    assert "not a two-valued mask" in caplog.text
+
+
+def test_mvtec_strays_and_mask_names(mvtec_dir: Path, tmp_path: Path) -> None:
+    (mvtec_dir / "license.txt").write_text("CC BY-NC-SA 4.0\n")
+    write_image(mvtec_dir / "bottle" / "preview.png", 5)
+    dataset = import_images(mvtec_dir, tmp_path / "out")
+    provenance = dataset.manifest.provenance
+    assert (provenance["categories"], provenance["images"], provenance["masks"]) == (1, 6, 1)
+    assert provenance["stray_examples"] == ["bottle/preview.png"]
+    assert provenance["ignored_examples"] == ["license.txt"]
+    assert summarize_import(provenance)[0] == (
+        "layout: mvtec (1 categories, 2 classes, 6 images, 1 masks: ground_truth/<class>/<name>_mask.png)"
+    )
+    note = sidecar_of(tmp_path / "out")["frames/bottle-test/cam0/broken_large/000.png"]
+    assert note["mask"] == "annotations/masks/bottle-test/broken_large/000_mask.png"
+    assert note["mask_source_file"] == "bottle/ground_truth/broken_large/000_mask.png"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a/x_1.png": "image", "a/y_1_mask.png": "mask"}, r"y_1_mask\.png: a mask without an image"),
+        ({"a/x_1.png": "image", "a/x_1_mask.png": "mask16"}, r"x_1_mask\.png: a mask of 16×16 pixels"),
+        (
+            {"a/x_1.jpg": "image", "a/x_1_mask.png": "mask", "a/masks/x_1.png": "mask"},
+            r"x_1\.jpg: two masks",
+        ),
+        (
+            {"s/images/x_1.jpg": "image", "s/photos/x_1.jpg": "image", "s/masks/x_1.png": "mask"},
+            r"masks/x_1\.png: a mask that fits 2 images",
+        ),
+        ({"a/x_1.png": "image", "a/x_1_mask.png": "garbage"}, r"x_1_mask\.png: not a readable image"),
+        ({"bottle/test/cut/000.png": "image", "bottle/ground_truth/cut/001_mask.png": "mask"}, "001_mask.png: a mask"),
+    ],
+)
+def test_mask_errors_name_the_files(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    src = tmp_path / "src"
+    for name, kind in files.items():
+        if kind == "image":
+            write_image(src / name, 50)
+        elif kind == "garbage":
+            (src / name).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        else:
+            write_mask(src / name, (16, 16) if kind == "mask16" else (8, 8))
+    with pytest.raises(DatasetError, match=message):
+        import_images(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_symlinked_class_folder_is_followed(neu_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "linked"
+    src.mkdir()
+    (src / "IMAGES").symlink_to(neu_dir / "IMAGES", target_is_directory=True)
+    (src / "again").symlink_to(neu_dir / "IMAGES", target_is_directory=True)  # the same folder twice: read once
+    dataset = import_images(src, tmp_path / "out")
+    assert len(dataset.table("frames")) == 6
+    assert dataset.manifest.provenance["followed_links"] == {"IMAGES": str((neu_dir / "IMAGES").resolve())}

@@ -9,7 +9,7 @@ import pytest
 
 from omnimaint.adapters import SYNTHETIC_EPOCH, import_maintnet
 from omnimaint.data import validate_dataset
-from omnimaint.errors import DatasetError
+from omnimaint.errors import ConfigError, DatasetError
 
 LOGBOOK = (
     "\ufeffIDENT,PROBLEM,ACTION\n"
@@ -75,3 +75,16 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     (src / "problems_actions.csv").write_text("IDENT,PROBLEM,ACTION\n1,X,Y\n,Z,W\n")
     with pytest.raises(DatasetError, match=r"line 3, column 1 \('IDENT'\): missing value"):
         import_maintnet(src, tmp_path / "out")
+
+
+def test_explicit_encoding_reads_both_files_without_fallback(logbook_dir: Path, tmp_path: Path) -> None:
+    (logbook_dir / "problems_actions.csv").write_bytes(LOGBOOK.lstrip("\ufeff").encode("cp1252"))
+    orders = import_maintnet(logbook_dir, tmp_path / "out", encoding="cp1252").table("maintenance")
+    assert orders["problem"].iloc[3] == "CHECK °F GAUGE"
+    assert orders["component"].iloc[1] == "ROCKER COVER GASKETS"
+    with pytest.raises(
+        DatasetError, match=r"problems_actions\.csv: line 5: byte\(s\) b0 at character 14 are not valid"
+    ):
+        import_maintnet(logbook_dir, tmp_path / "out2", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown text encoding 'utf-9'"):
+        import_maintnet(logbook_dir, tmp_path / "out2", encoding="utf-9")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from omnimaint.cli import app
 from omnimaint.data import Dataset
+from tests.unit.data.tiny import write_tiny
 
 runner = CliRunner()
 
@@ -45,3 +48,11 @@ def test_every_command_has_help() -> None:
         name = command.name or (command.callback.__name__ if command.callback else "")
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
+
+
+def test_validate_prints_a_folder_name_as_it_is(tmp_path: Path) -> None:
+    name = "line [/x] [bold]3 :x:"
+    write_tiny(tmp_path / name)
+    result = runner.invoke(app, ["validate", str(tmp_path / name)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"ok {tmp_path / name} (assets: 2" in result.output

@@ -12,9 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnimaint.data import Dataset, DatasetWriter, validate_dataset, write_dataset
+from omnimaint.data.dataset import file_sha256
+from omnimaint.data.frame_store import FrameStore
 from omnimaint.data.manifest import MANIFEST_FILE
 from omnimaint.errors import DatasetError
-from tests.unit.data.tiny import hours, tiny_manifest, tiny_tables
+from tests.unit.data.tiny import hours, png_bytes, tiny_manifest, tiny_tables
 
 
 def test_round_trip_keeps_rows_types_and_order(tiny_dataset: Dataset) -> None:
@@ -195,3 +197,121 @@ def test_unknown_schema_version_is_refused(tiny_dataset: Dataset) -> None:
 def test_not_a_dataset(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="not a dataset"):
         Dataset(tmp_path)
+
+
+def _record(root: Path, name: str) -> None:
+    """Record a rewritten table's row count and checksum, as a writer would have."""
+    manifest = json.loads((root / MANIFEST_FILE).read_text())
+    file = root / f"{name}.parquet"
+    manifest["tables"][name] = {"rows": pq.ParquetFile(file).metadata.num_rows, "sha256": file_sha256(file)}
+    (root / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def test_reading_refuses_a_manifest_with_an_unknown_table(tiny_dataset: Dataset) -> None:
+    manifest = json.loads((tiny_dataset.path / MANIFEST_FILE).read_text())
+    manifest["tables"]["vibration"] = {"rows": 3}
+    (tiny_dataset.path / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"dataset\.json: field 'tables': unknown table 'vibration'"):
+        Dataset(tiny_dataset.path)
+
+
+def test_reading_refuses_a_recorded_table_that_is_gone(tiny_dataset: Dataset) -> None:
+    (tiny_dataset.path / "failures.parquet").unlink()
+    with pytest.raises(DatasetError, match=r"failures\.parquet: recorded in dataset\.json but missing"):
+        Dataset(tiny_dataset.path).arrow("failures")
+
+
+def test_reading_never_follows_a_table_link_out_of_the_folder(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.parquet"
+    (tiny_dataset.path / "events.parquet").rename(outside)
+    (tiny_dataset.path / "events.parquet").symlink_to(outside)
+    with pytest.raises(DatasetError, match=r"events\.parquet: a symbolic link that leads outside"):
+        Dataset(tiny_dataset.path).arrow("events")
+    with pytest.raises(DatasetError, match=r"events\.parquet: a symbolic link that leads outside"):
+        Dataset(tiny_dataset.path).arrow("events", columns=["asset_id"])
+
+
+def test_links_inside_the_folder_are_followed(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    frame = tiny_dataset.path / "frames" / "A" / "001.png"
+    frame.unlink()
+    frame.symlink_to("000.png")
+    (tiny_dataset.path / "telemetry.parquet").rename(tiny_dataset.path / "frames" / "telemetry-data")
+    (tiny_dataset.path / "telemetry.parquet").symlink_to("frames/telemetry-data")
+    linked_folder = tmp_path / "plant-link"
+    linked_folder.symlink_to(tiny_dataset.path)
+    dataset = validate_dataset(linked_folder)
+    assert dataset.frame_file("frames/A/001.png") == (tiny_dataset.path / "frames" / "A" / "000.png").resolve()
+    assert len(dataset.table("telemetry")) == 600
+
+
+@pytest.mark.parametrize("path", ["../escape.png", "/etc/passwd", "frames/../../escape.png", "", "a\x00b"])
+def test_frame_paths_out_of_the_folder_are_never_opened(tiny_dataset: Dataset, path: str) -> None:
+    with pytest.raises(DatasetError, match="leads outside the dataset folder"):
+        tiny_dataset.frame_file(path)
+    with pytest.raises(DatasetError, match="leads outside the dataset folder"):
+        FrameStore(tiny_dataset.path, size=8).load(path)
+
+
+def test_frame_store_refuses_a_linked_frame_and_formats_outside_its_list(tiny_dataset: Dataset, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(png_bytes(7))
+    linked = tiny_dataset.path / "frames" / "A" / "002.png"
+    linked.unlink()
+    linked.symlink_to(secret)
+    store = FrameStore(tiny_dataset.path, size=8)
+    with pytest.raises(DatasetError, match=r"'frames/A/002\.png' leads outside the dataset folder"):
+        store.load("frames/A/002.png")
+    (tiny_dataset.path / "frames" / "A" / "003.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
+    with pytest.raises(DatasetError, match=r"003\.png: not a readable image"):
+        store.load("frames/A/003.png")
+    assert store.load("frames/A/004.png").shape == (8, 8, 3)
+
+
+def test_reading_a_file_that_lacks_a_required_column_names_the_column(tiny_dataset: Dataset) -> None:
+    path = tiny_dataset.path / "maintenance.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["kind"]), path)
+    _record(tiny_dataset.path, "maintenance")
+    with pytest.raises(DatasetError, match=r"maintenance\.parquet: column 'kind': required column is missing"):
+        Dataset(tiny_dataset.path).arrow("maintenance", columns=["asset_id", "ts_open", "kind"])
+
+
+def test_nanosecond_and_integer_columns_are_accepted(tiny_dataset: Dataset) -> None:
+    path = tiny_dataset.path / "telemetry.parquet"
+    table = pq.read_table(path)
+    nanoseconds = table.column("ts").cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy() + 7
+    table = table.set_column(1, "ts", pa.array(nanoseconds, pa.timestamp("ns", tz="UTC")))
+    table = table.set_column(3, "value", pa.array(np.arange(table.num_rows, dtype=np.int64) + 2**60))
+    pq.write_table(table, path)
+    _record(tiny_dataset.path, "telemetry")
+    telemetry = validate_dataset(tiny_dataset.path).table("telemetry")
+    assert telemetry["ts"].iloc[0] == hours(0)
+    assert telemetry["value"].iloc[0] == float(2**60)
+
+
+def test_validate_reports_every_table_and_reading_only_the_one_read(tiny_dataset: Dataset) -> None:
+    for name, column, value in (("telemetry", "channel", "vib"), ("failures", "fault_type", None)):
+        path = tiny_dataset.path / f"{name}.parquet"
+        table = pq.read_table(path)
+        values = table.column(column).to_pylist()
+        values[0] = value
+        pq.write_table(table.set_column(table.column_names.index(column), column, pa.array(values, pa.string())), path)
+        _record(tiny_dataset.path, name)
+    with pytest.raises(DatasetError) as info:
+        validate_dataset(tiny_dataset.path)
+    message = str(info.value)
+    assert "telemetry.parquet: column 'channel', row 0: undeclared telemetry channel 'vib'" in message
+    assert "; " in message and "failures.parquet: column 'fault_type', row 0: missing value (null)" in message
+    # Reading needs no channel declaration (windows use what is there); it checks what it reads.
+    assert len(Dataset(tiny_dataset.path).table("telemetry")) == 600
+    with pytest.raises(DatasetError, match=r"failures\.parquet: column 'fault_type', row 0: missing value"):
+        Dataset(tiny_dataset.path).table("failures")
+
+
+@pytest.mark.parametrize("relative", ["../escape.png", "frames/../../escape.png", "/tmp/escape.png", ""])
+def test_a_writer_never_writes_a_blob_outside_the_dataset(tmp_path: Path, relative: str) -> None:
+    with (
+        pytest.raises(DatasetError, match="not a plain path inside the dataset"),
+        DatasetWriter(tmp_path / "ds", tiny_manifest()) as writer,
+    ):
+        writer.blob_path(relative)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

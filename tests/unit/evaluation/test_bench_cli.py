@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from omnimaint import __version__
 from omnimaint.cli import app
+from omnimaint.data import write_dataset
+from omnimaint.evaluation.protocols import get_protocol, list_protocols, register_method
 from tests.unit.evaluation.canonical import cwru_dataset, maintenance_dataset
+from tests.unit.evaluation.test_cmapss import two_subset_dataset
 
 runner = CliRunner()
 
@@ -49,7 +54,105 @@ def test_cross_load_on_one_load_reports_not_enough_loads(tmp_path: Path) -> None
     dataset = cwru_dataset(tmp_path / "cwru", n_samples=4096)
     result = runner.invoke(
         app,
-        ["bench", "cwru-cross-load", "--dataset", str(dataset.path), "--method", "spectral", "--out", str(tmp_path)],
+        [
+            "bench",
+            "cwru-cross-load",
+            "--dataset",
+            str(dataset.path),
+            "--method",
+            "spectral",
+            "--out",
+            str(tmp_path / "o"),
+        ],
     )
     assert result.exit_code == 1
     assert "not enough loads" in result.output
+
+
+class _MeanRul:
+    """Predicts the mean training target (fast, deterministic)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _MeanRul:
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.mean_)
+
+
+@pytest.fixture
+def mean_rul() -> Iterator[str]:
+    """A method ``mean-rul`` registered for ``cmapss`` for the duration of a test."""
+    register_method("cmapss", "mean-rul", lambda seed: _MeanRul(), "mean of the training targets")
+    yield "mean-rul"
+    get_protocol("cmapss").methods.pop("mean-rul")
+
+
+def test_bench_subset_is_chosen_named_and_recorded(tmp_path: Path, mean_rul: str) -> None:
+    dataset = two_subset_dataset(tmp_path / "cmapss")
+    out = tmp_path / "out"
+    base = ["bench", "cmapss", "--dataset", str(dataset.path), "--method", mean_rul, "--out", str(out)]
+    default = runner.invoke(app, base, env={"COLUMNS": "300"})
+    assert default.exit_code == 0, default.output
+    assert "subset FD001" in default.output
+    note = "the dataset holds C-MAPSS subsets FD001, FD002; evaluated FD001 only (choose another with --subset)"
+    assert f"note: {note}" in default.output
+    first = json.loads((out / "cmapss__mean-rul__cmapss__FD001.json").read_text())
+    assert (first["subset"], first["notes"], first["details"]["n_test_engines"]) == ("FD001", [note], 6)
+    assert first["command"].endswith("--seed 0 --subset FD001")
+
+    chosen = runner.invoke(app, [*base, "--subset", "FD002"], env={"COLUMNS": "300"})
+    assert chosen.exit_code == 0, chosen.output
+    assert "note:" not in chosen.output
+    second = json.loads((out / "cmapss__mean-rul__cmapss__FD002.json").read_text())
+    assert (second["subset"], second["notes"], second["details"]["n_test_engines"]) == ("FD002", [], 4)
+    assert first["metrics"]["rmse"] != second["metrics"]["rmse"]
+
+
+def test_bench_cross_load_notes_the_class_it_leaves_out(tmp_path: Path) -> None:
+    full = cwru_dataset(tmp_path / "full", loads=(0, 1), n_samples=4096)
+    tables = {
+        n: full.table(n).query("asset_id != 'Normal_1'").reset_index(drop=True)
+        for n in ("assets", "waveforms", "failures")
+    }
+    dataset = write_dataset(tmp_path / "cwru", full.manifest.model_copy(update={"tables": {}}), tables)
+    register_method("cwru-cross-load", "majority", lambda seed: _Majority(), "the most common training class")
+    try:
+        args = [
+            "bench",
+            "cwru-cross-load",
+            "--dataset",
+            str(dataset.path),
+            "--method",
+            "majority",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    finally:
+        get_protocol("cwru-cross-load").methods.pop("majority")
+    assert result.exit_code == 0, result.output
+    assert "note: class 'normal' is left out of every split: it has recordings at 0 HP only" in result.output
+    record = json.loads((tmp_path / "o" / "cwru-cross-load__majority__cwru.json").read_text())
+    assert record["subset"] is None
+    assert record["notes"][0].startswith("class 'normal' is left out of every split")
+    assert record["details"]["left_out_classes"] == {"0": ["normal"], "1": ["normal"]}
+
+
+class _Majority:
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Majority:
+        values, counts = np.unique(y, return_counts=True)
+        self.label_ = values[np.argmax(counts)]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.label_)
+
+
+def test_bench_help_lists_every_registered_protocol() -> None:
+    result = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    for name in list_protocols():
+        assert name in result.output
+    assert "cmapss-long" in result.output
+    assert "for cmapss, cmapss-long" in result.output  # --subset says which protocols take it

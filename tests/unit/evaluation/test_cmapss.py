@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from omnimaint.data import Dataset
+from omnimaint.data import Dataset, Manifest, write_dataset
+from omnimaint.data.schema import SCHEMA_VERSION
 from omnimaint.evaluation.metrics import nasa_score, rmse
+from omnimaint.evaluation.protocols import run_protocol
 from omnimaint.evaluation.protocols.base import ProtocolError
 from omnimaint.evaluation.protocols.cmapss import (
     CmapssConfig,
     EngineRecord,
     build_arrays,
+    cmapss_subsets,
     load_engines,
     run_cmapss,
     windows_ending_at,
 )
 from tests.unit.evaluation.canonical import cmapss_dataset
+
+
+def two_subset_dataset(path: Path) -> Dataset:
+    """``cmapss_dataset`` as FD001 beside a second draw of it relabelled FD002 (4 test engines instead of 6)."""
+    parts: dict[str, list[pd.DataFrame]] = {"assets": [], "telemetry": [], "failures": []}
+    for subset, seed, n_test in (("FD001", 0, 6), ("FD002", 1, 4)):
+        drawn = cmapss_dataset(path.parent / f"{path.name}-{subset}", n_test=n_test, seed=seed)
+        for name, rows in parts.items():
+            table = drawn.table(name)
+            table["asset_id"] = table["asset_id"].str.replace("FD001", subset)
+            if name == "assets":
+                table["metadata"] = table["metadata"].str.replace("FD001", subset)
+            rows.append(table)
+    tables = {name: pd.concat(rows, ignore_index=True) for name, rows in parts.items()}
+    return write_dataset(path, Manifest(schema_version=SCHEMA_VERSION, name="cmapss-two"), tables)
+
+
+@pytest.fixture(scope="module")
+def two_subsets(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return two_subset_dataset(tmp_path_factory.mktemp("cmapss2") / "d")
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +223,32 @@ def test_drift_channels_are_departures_from_the_engine_start_using_no_later_cycl
         np.testing.assert_array_equal(truncated.inputs(config), inputs[:cut])
     with pytest.raises(ProtocolError, match="baseline_cycles >= 0"):
         CmapssConfig(baseline_cycles=-1)
+
+
+def test_subsets_are_evaluated_one_at_a_time_and_the_default_says_which(two_subsets: Dataset) -> None:
+    assert cmapss_subsets(two_subsets) == ["FD001", "FD002"]
+    default = run_cmapss(two_subsets, lambda seed: _Recorder(40.0))
+    assert default.details["subset"] == "FD001"
+    assert default.details["n_test_engines"] == 6  # FD001's engines only, never pooled with FD002's
+    assert default.notes == (
+        "the dataset holds C-MAPSS subsets FD001, FD002; evaluated FD001 only (choose another with --subset)",
+    )
+    second = run_protocol(two_subsets, "cmapss", lambda seed: _Recorder(40.0), subset="fd002")
+    assert (second.details["subset"], second.details["n_test_engines"], second.notes) == ("FD002", 4, ())
+    long = run_protocol(two_subsets, "cmapss-long", lambda seed: _Recorder(40.0), subset="FD002")
+    assert long.details["subset"] == "FD002"
+
+
+def test_an_unknown_subset_or_a_subset_for_another_protocol_is_refused(two_subsets: Dataset) -> None:
+    with pytest.raises(
+        ProtocolError, match=r"no subset 'FD004' for protocol 'cmapss'; this dataset holds FD001, FD002"
+    ):
+        run_protocol(two_subsets, "cmapss", lambda seed: _Recorder(40.0), subset="FD004")
+    with pytest.raises(
+        ProtocolError, match=r"protocol 'cwru' has no subsets \(--subset applies to: cmapss, cmapss-long\)"
+    ):
+        run_protocol(two_subsets, "cwru", lambda seed: _Recorder(40.0), subset="FD001")
+
+
+def test_a_single_subset_needs_no_note(dataset: Dataset) -> None:
+    assert run_cmapss(dataset, lambda seed: _Recorder(40.0)).notes == ()

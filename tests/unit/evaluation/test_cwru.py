@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from omnimaint.data import Dataset
+from omnimaint.data import Dataset, write_dataset
 from omnimaint.evaluation.protocols import ProtocolError
 from omnimaint.evaluation.protocols.cwru import (
     TEN_CLASSES,
@@ -101,3 +103,44 @@ def test_spectral_baseline_separates_the_tones(one_load: Dataset) -> None:
     )
     assert result.metrics["accuracy"] >= 0.95
     assert result.metrics["n_classes"] == 10
+
+
+def _without(dataset: Dataset, path: Path, drop: set[str]) -> Dataset:
+    """A copy of ``dataset`` without the assets ``drop``."""
+    tables = {}
+    for name in ("assets", "waveforms", "failures"):
+        table = dataset.table(name)
+        tables[name] = table[~table["asset_id"].isin(drop)].reset_index(drop=True)
+    return write_dataset(path, dataset.manifest.model_copy(update={"tables": {}}), tables)
+
+
+@pytest.fixture(scope="module")
+def normal_at_one_load(two_loads: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """Loads 0 and 1 HP, with the normal recording at 0 HP only (as in the shared CWRU data)."""
+    return _without(two_loads, tmp_path_factory.mktemp("cwru3") / "d", {"Normal_1"})
+
+
+def test_cross_load_says_which_classes_it_leaves_out(normal_at_one_load: Dataset) -> None:
+    result = run_cwru_cross_load(normal_at_one_load, lambda seed: _Memorizer(), config=CONFIG)
+    assert result.details["left_out_classes"] == {"0": ["normal"], "1": ["normal"]}
+    assert result.notes == (
+        "class 'normal' is left out of every split: it has recordings at 0 HP only, and a split keeps the classes "
+        "present at both its training load and its test loads",
+    )
+    for scores in result.details["per_train_load"].values():
+        assert "normal" not in scores["per_class_f1"]
+
+
+def test_cross_load_with_every_class_at_every_load_has_no_note(two_loads: Dataset) -> None:
+    assert run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), config=CONFIG).notes == ()
+
+
+def test_recordings_outside_the_classes_and_classes_without_recordings_are_named(
+    one_load: Dataset, tmp_path: Path
+) -> None:
+    nine = CwruConfig(segment_length=512, gap=1024, classes=TEN_CLASSES[:9])
+    result = run_cwru(one_load, lambda seed: _Memorizer(), config=nine)
+    assert result.notes == ("1 recordings of fault types outside the 9 classes are not used (OR021@6)",)
+    fewer = _without(one_load, tmp_path / "d", {"12k_DE-B021_0"})
+    missing = run_cwru(fewer, lambda seed: _Memorizer(), config=CONFIG)
+    assert missing.notes == ("no 'DE' recording of the classes B021; they are not scored",)

@@ -107,3 +107,20 @@ def test_threshold_with_unreachable_target_silences_alerts() -> None:
     chosen = threshold_for_false_alarm_rate(scores, failures, pd.Timedelta(hours=12), 0.0)
     assert chosen > 1.0
     assert evaluate_early_warning(scores, failures, pd.Timedelta(hours=12), threshold=chosen).n_false_alarms == 0
+
+
+def test_figures_without_failures_or_alerts_are_undefined_with_reasons() -> None:
+    stamps = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    quiet = pd.DataFrame({"asset_id": "A", "ts": stamps, "alert": False})
+    report = evaluate_early_warning(quiet, pd.DataFrame({"asset_id": [], "ts": []}), pd.Timedelta(hours=6))
+    reasons = report.undefined()
+    assert set(reasons) == {"detection_rate", "lead_time_hours_median", "lead_time_hours_mean", "episode_precision"}
+    assert "no failure" in reasons["detection_rate"] and reasons["episode_precision"] == "no alert was raised"
+    as_json = report.to_json()
+    assert as_json["detection_rate"] is None and as_json["false_alarms_per_asset_day"] == 0.0
+    assert as_json["n_failures"] == 0 and isinstance(as_json["n_failures"], int)
+    # A failure that no alert preceded: the detection rate is defined (0), the lead time is not.
+    failure = pd.DataFrame({"asset_id": ["A"], "ts": [stamps[30]]})
+    missed = evaluate_early_warning(quiet, failure, pd.Timedelta(hours=6))
+    assert missed.detection_rate == 0.0 and "detection_rate" not in missed.undefined()
+    assert missed.undefined()["lead_time_hours_median"] == "no failure was detected, so there is no lead time"

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from omnimaint.evaluation.metrics import (
+    UndefinedMetric,
     accuracy,
     auroc,
+    average_precision,
     best_f1_threshold,
     binary_scores,
     classification_scores,
@@ -86,3 +88,25 @@ def test_best_f1_threshold_by_hand() -> None:
     # Among equal F1 (2/3 at >=0.9 and at >=0.3) the highest threshold wins.
     assert best_f1_threshold([1, 0, 0, 1], [0.9, 0.5, 0.4, 0.3]) == pytest.approx(0.9)
     assert best_f1_threshold([0, 0], [0.3, 0.4]) is None
+
+
+def test_undefined_metrics_raise_with_the_reason_instead_of_scoring() -> None:
+    with pytest.raises(UndefinedMetric, match="0 positives and 3 negatives"):
+        auroc([0, 0, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError):  # an UndefinedMetric is a ValueError, as callers caught before
+        auroc([1, 1], [0.1, 0.2])
+    with pytest.raises(UndefinedMetric, match="0 positives of 2"):
+        average_precision([0, 0], [0.1, 0.2])
+    with pytest.raises(UndefinedMetric, match="2 positives of 2"):
+        average_precision([1, 1], [0.1, 0.2])
+    # Predicting the only class everywhere is a "perfect" macro-F1 over one class: undefined when two are asked for.
+    assert macro_f1(["none"] * 4, ["none"] * 4) == 1.0
+    with pytest.raises(UndefinedMetric, match="at least 2 classes; the truth holds none"):
+        macro_f1(["none"] * 4, ["none"] * 4, min_classes=2)
+    assert macro_f1(["a", "b"], ["a", "a"], min_classes=2) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_average_precision_by_hand() -> None:
+    # Ranked: 0.9 (hit, precision 1), 0.7 (miss), 0.6 (hit, precision 2/3), 0.1 (miss).
+    assert average_precision([1, 0, 1, 0], [0.9, 0.7, 0.6, 0.1]) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0, 1], [0.9, 0.1]) == pytest.approx(0.5)

@@ -1,19 +1,24 @@
-"""Evaluating a bundle: head metrics on a hand-made case, and the full evaluate → report path."""
+"""Evaluating a bundle: head metrics on hand-made cases (undefined figures included), the full evaluate →
+report path, and which assets a split evaluates on the training dataset and on another import of it."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from omnimaint.data.dataset import Dataset
-from omnimaint.data.splits import make_splits
+from omnimaint.data.splits import make_splits, splits_from_json
 from omnimaint.data.windows import Labels
 from omnimaint.evaluation.model_eval import evaluate_bundle, head_metrics
 from omnimaint.evaluation.report import write_report
 from omnimaint.inference import Bundle
 from omnimaint.inference.predictor import HealthOutput
+from tests.unit.data.sensor import train_sensor_bundle, write_sensor_dataset
 
 
 def _case() -> tuple[HealthOutput, Labels]:
@@ -64,6 +69,82 @@ def test_head_metrics_by_hand() -> None:
     assert metrics["fault_type"]["macro_f1_before_failure"] == pytest.approx((2 / 3 + 0) / 2)
     assert metrics["health_state"]["accuracy"] == pytest.approx(4 / 5)
     assert metrics["anomaly"]["auroc"] == pytest.approx(1.0)
+    assert metrics["undefined"] == {}
+
+
+def _quiet_case() -> tuple[HealthOutput, Labels]:
+    """Windows far from any failure, and a model that says "healthy, no fault, no failure" everywhere."""
+    output, labels = _case()
+    n = len(output)
+    labels = Labels(
+        failure_within=np.zeros((n, 1), dtype=np.float32),
+        failure_within_known=np.ones((n, 1), dtype=np.float32),
+        component_failure_within=np.zeros((n, 1, 1), dtype=np.float32),
+        component_failure_within_known=np.ones((n, 1, 1), dtype=np.float32),
+        rul_hours=np.zeros(n, dtype=np.float32),
+        rul_known=np.zeros(n, dtype=np.float32),
+        fault_type=np.zeros(n, dtype=np.int64),
+        health_state=np.zeros(n, dtype=np.int64),
+    )
+    quiet = HealthOutput(
+        **{
+            **output.__dict__,
+            "fault_probabilities": np.eye(3)[[0] * n],
+            "health_probabilities": np.eye(3)[[0] * n],
+            "alerts": np.zeros((n, 1), dtype=bool),
+        }
+    )
+    return quiet, labels
+
+
+def _leaves(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out |= _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def test_figures_the_windows_do_not_define_are_none_with_a_reason() -> None:
+    output, labels = _quiet_case()
+    metrics = head_metrics(output, labels, rul_cap_hours=168)
+    undefined = metrics["undefined"]
+    # The trap of the issue: the truth holds one fault class and the model predicts it everywhere.
+    assert metrics["fault_type"]["macro_f1"] is None
+    assert "one fault class only (none)" in undefined["fault_type.macro_f1"]
+    assert (
+        metrics["health_state"]["macro_f1"] is None
+        and "one health state only (healthy)" in undefined["health_state.macro_f1"]
+    )
+    assert metrics["health_state"]["accuracy"] == 1.0  # defined: every state was predicted right
+    failure = metrics["failure_within"]["24h"]
+    assert failure["auroc"] is None and failure["average_precision"] is None and failure["alert_recall"] is None
+    assert undefined["failure_within.24h.auroc"] == "the evaluated windows hold no failure within 24h"
+    assert undefined["failure_within.24h.alert_precision"] == "no evaluated window raised an alert"
+    assert metrics["rul"]["mae_hours"] is None and "rul.mae_hours" in undefined
+    assert metrics["anomaly"]["auroc"] is None and undefined["anomaly.auroc"] == "the evaluated windows are all healthy"
+    # Every None has its reason, every reason its None, and nothing else is missing or NaN.
+    leaves = _leaves({k: v for k, v in metrics.items() if k != "undefined"})
+    assert {path for path, value in leaves.items() if value is None} == set(undefined)
+    assert all(not (isinstance(v, float) and math.isnan(v)) for v in leaves.values())
+
+
+def test_alerts_without_failures_have_a_precision_and_no_recall() -> None:
+    output, labels = _quiet_case()
+    alerting = HealthOutput(**{**output.__dict__, "alerts": np.ones((len(output), 1), dtype=bool)})
+    failure = head_metrics(alerting, labels, rul_cap_hours=168)["failure_within"]["24h"]
+    assert failure["alert_precision"] == 0.0 and failure["alerts"] == len(output)
+    assert failure["alert_recall"] is None and failure["alert_f1"] is None
+
+
+def test_a_diagnosis_over_one_fault_type_reports_accuracy_not_macro_f1() -> None:
+    output, labels = _case()
+    one_fault = Labels(**{**labels.__dict__, "fault_type": np.array([1, 1, 0, 0, 0, -1])})
+    metrics = head_metrics(output, one_fault, rul_cap_hours=168)
+    assert metrics["fault_type"]["macro_f1_before_failure"] is None
+    assert metrics["fault_type"]["diagnosis_accuracy"] == 1.0  # bearing_wear diagnosed before both failures
+    assert metrics["fault_type"]["macro_f1"] == pytest.approx(1.0)  # none and bearing_wear, both right
 
 
 def test_evaluate_and_report(trained_bundle: Path, small_plant: Path, tmp_path: Path) -> None:
@@ -81,7 +162,56 @@ def test_evaluate_and_report(trained_bundle: Path, small_plant: Path, tmp_path: 
     test_assets = set(evaluation.output.asset_ids)
     assert splits["test"].asset_ids is not None and splits["train"].asset_ids is not None
     assert test_assets <= splits["test"].asset_ids and not test_assets & splits["train"].asset_ids
+    assert all(not (isinstance(v, float) and math.isnan(v)) for v in _leaves(metrics).values())
+    assert json.loads(json.dumps(metrics))  # plain JSON: no NaN, no NumPy scalars
     metrics_path, report_path = write_report(evaluation, tmp_path, "test")
     page = report_path.read_text()
-    assert page.count("<img") >= 3 and "false alarms per asset-day" in page
+    assert page.count('<svg class="chart"') >= 3 and "false alarms per asset-day" in page
     assert '"failure_within"' in metrics_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def sensor_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A bundle trained, with no window settings, on four machines of a labelled sensor CSV."""
+    root = tmp_path_factory.mktemp("sensor")
+    dataset = write_sensor_dataset(root / "csv", assets=4, days=4, failures_at_hours=(36, 72)).path
+    return train_sensor_bundle(dataset, root / "run"), dataset
+
+
+def test_the_bundle_records_its_splits_and_evaluation_uses_them(sensor_bundle: tuple[Path, Path]) -> None:
+    bundle_path, dataset = sensor_bundle
+    data = Bundle.load(bundle_path).metrics["data"]
+    assert data["split"] == "asset"
+    recorded = splits_from_json(data["splits"])
+    assert recorded["test"].asset_ids and recorded["train"].asset_ids
+    evaluation = evaluate_bundle(bundle_path, dataset, split="test", ablation=False)
+    assert set(evaluation.output.asset_ids) == recorded["test"].asset_ids
+    assert evaluation.metrics["failures"] > 0 and evaluation.metrics["failure_within"]["12h"]["auroc"] is not None
+
+
+def test_another_import_of_the_plant_is_evaluated_on_the_same_held_out_machines(
+    sensor_bundle: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle_path, _ = sensor_bundle
+    bundle = Bundle.load(bundle_path)
+    recorded = splits_from_json(bundle.metrics["data"]["splits"])
+    # The same machines and two new ones: rebuilding the split on this import would deal the machines anew.
+    reimport = write_sensor_dataset(tmp_path / "reimport", assets=6, days=4, failures_at_hours=(36, 72))
+    rebuilt = make_splits(reimport, bundle.window, "asset", (0.6, 0.2, 0.2), 0)
+    assert rebuilt["test"].asset_ids != recorded["test"].asset_ids
+    evaluation = evaluate_bundle(bundle_path, reimport.path, split="test", ablation=False)
+    assert set(evaluation.output.asset_ids) == recorded["test"].asset_ids
+    everything = evaluate_bundle(bundle_path, reimport.path, split="all", ablation=False)
+    assert set(everything.output.asset_ids) == {f"M{i}" for i in range(1, 7)}
+    assert "were in the bundle's training split: their figures are not held out" in caplog.text
+
+
+def test_evaluating_windows_without_a_failure_warns(
+    sensor_bundle: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle_path, _ = sensor_bundle
+    quiet = write_sensor_dataset(tmp_path / "quiet", assets=4, days=4)
+    evaluation = evaluate_bundle(bundle_path, quiet.path, split="all", ablation=False)
+    assert "none of the" in caplog.text and "windows is followed by a failure" in caplog.text
+    assert evaluation.metrics["failure_within"]["12h"]["auroc"] is None
+    assert "failure_within.12h.auroc" in evaluation.metrics["undefined"]

@@ -1,4 +1,5 @@
-"""ONNX export: parity with PyTorch on every head, with modalities present and absent; int8 quantisation."""
+"""ONNX export: parity with PyTorch on every head, with modalities present and absent; int8 quantisation;
+refusal of tampered bundles and unsupported opsets; ONNX files run only through their checksums."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import numpy as np
 import pytest
 
 from omnimaint.data.dataset import Dataset
-from omnimaint.inference import Predictor
+from omnimaint.errors import ConfigError
+from omnimaint.inference import BundleError, Predictor
 from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle
-from omnimaint.inference.export import PARITY_TOLERANCE, check_parity, export_bundle
+from omnimaint.inference.export import PARITY_TOLERANCE, SUPPORTED_OPSETS, check_parity, export_bundle
+from tests.unit.inference.tampering import copy_bundle
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +73,40 @@ def test_temporal_conv_telemetry_encoder_exports_with_parity(small_plant: Path, 
     _, report = export_bundle(bundle_path)  # raises if ONNX Runtime and PyTorch disagree
     assert report.worst <= PARITY_TOLERANCE, report.max_abs_diff
     assert Bundle.load(bundle_path).model_config.telemetry.name == "temporal_conv"
+
+
+def test_export_refuses_a_tampered_bundle_and_leaves_it_as_it_was(exported: Path, tmp_path: Path) -> None:
+    copy = copy_bundle(exported, tmp_path / "b")
+    data = bytearray((copy / ONNX_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / ONNX_FILE).write_bytes(bytes(data))
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    with pytest.raises(BundleError, match=r"model\.onnx: checksum differs"):
+        export_bundle(copy)  # re-hashing the edited file would vouch for it
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+
+
+def test_an_unsupported_opset_is_refused_before_the_bundle_is_read(tmp_path: Path) -> None:
+    for opset in (3, SUPPORTED_OPSETS.start - 1, SUPPORTED_OPSETS.stop):
+        with pytest.raises(
+            ConfigError, match=f"--opset {opset} is not supported: omnimaint exports ONNX opsets 14 to 20"
+        ):
+            export_bundle(tmp_path / "no-bundle-here", opset=opset)
+
+
+def test_an_onnx_file_swapped_after_loading_is_not_run(exported: Path, tmp_path: Path) -> None:
+    copy = copy_bundle(exported, tmp_path / "b")
+    bundle = Bundle.load(copy)
+    shutil.copyfile(copy / ONNX_INT8_FILE, copy / ONNX_FILE)  # a valid model, but not the verified one
+    with pytest.raises(BundleError, match=r"model\.onnx: checksum differs"):
+        Predictor(bundle, "onnx")
+
+
+def test_the_onnx_backend_runs_only_files_listed_in_the_bundle(exported: Path, tmp_path: Path) -> None:
+    elsewhere = shutil.copyfile(exported / ONNX_FILE, tmp_path / "model.onnx")
+    with pytest.raises(BundleError, match="not a file of the bundle"):
+        Predictor.from_bundle(exported, "onnx", onnx_file=elsewhere)
+    copy = copy_bundle(exported, tmp_path / "b")
+    shutil.copyfile(copy / ONNX_FILE, copy / "model.other.onnx")
+    with pytest.raises(BundleError, match=r"no model\.other\.onnx listed in bundle\.json"):
+        Predictor.from_bundle(copy, "onnx", onnx_file=copy / "model.other.onnx")

@@ -291,3 +291,70 @@ def test_encoder_learning_rate_scale_applies_to_fine_tuning_only(small_plant: Pa
     assert slow_ids == encoders and fast_ids and fast_ids.isdisjoint(encoders)
     pretraining = PretrainTask(model, config.optim, config.pretrain).configure_optimizers()["optimizer"]
     assert [group["lr"] for group in pretraining.param_groups] == [0.01]
+
+
+def test_a_labelled_sensor_csv_trains_without_window_settings_and_finds_failures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
+
+    # One machine, one reading a minute for four days, two failures: the default window (24 h lookback,
+    # 72 h horizon, asset split) finds no validation asset and no window whose label is known.
+    dataset = write_sensor_dataset(tmp_path / "csv", assets=1, days=4, failures_at_hours=(36, 72))
+    config = load_config(None, {**SMALL_MODEL, "data.dataset": str(dataset.path), "out": str(tmp_path / "run")})
+    prepared = prepare(config)
+    assert prepared.data is not None and prepared.data.split == "time"
+    assert prepared.spec != config.data.window and prepared.spec.enabled == ("telemetry",)
+    assert "no window durations configured; proposed from the data: telemetry lookback" in caplog.text
+    for windows in (prepared.train, prepared.val):
+        assert windows is not None
+        positive = (windows.labels.failure_within > 0) & (windows.labels.failure_within_known > 0)
+        assert positive.any() and (~positive & (windows.labels.failure_within_known > 0)).any()
+    bundle = train(config)
+    assert bundle is not None
+    loaded = Bundle.load(bundle)
+    assert loaded.window == prepared.spec
+    assert loaded.metrics["data"]["split"] == "time" and loaded.metrics["data"]["splits"]["val"]["start"]
+    assert loaded.thresholds.failure_probability != (0.5, 0.5)  # calibrated on validation windows
+
+
+def test_fine_tuning_keeps_the_split_strategy_of_its_pretraining(tmp_path: Path) -> None:
+    from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
+
+    dataset = write_sensor_dataset(tmp_path / "csv", assets=1, days=4, failures_at_hours=(36, 72))
+    settings = {**SMALL_MODEL, "data.dataset": str(dataset.path)}
+    assert pretrain(load_config(None, {**settings, "out": str(tmp_path / "pre")})) is not None
+    fine = prepare(load_config(None, {**settings, "out": str(tmp_path / "ft"), "init_from": str(tmp_path / "pre")}))
+    assert fine.data is not None and fine.data.split == "time"  # not the configured default, asset
+    assert fine.spec == Bundle.load(tmp_path / "pre" / "bundle").window
+
+
+def test_training_windows_without_a_failure_warn_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
+
+    dataset = write_sensor_dataset(tmp_path / "csv", assets=3, days=4)
+    prepare(load_config(None, {**SMALL_MODEL, "data.dataset": str(dataset.path), "out": str(tmp_path / "run")}))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("training windows is followed by a failure" in m and "learn only 'no failure'" in m for m in warnings)
+    assert any("validation windows is followed by a failure" in m for m in warnings)
+
+
+def test_explicit_window_settings_without_training_windows_name_the_setting(tmp_path: Path) -> None:
+    from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
+
+    dataset = write_sensor_dataset(tmp_path / "csv", assets=3, days=4, failures_at_hours=(36,))
+    settings = {**SMALL_MODEL, "data.dataset": str(dataset.path), "out": str(tmp_path / "run")}
+    with pytest.raises(ConfigError, match=r"no training windows: .*data\.window\.telemetry\.lookback, 30 d"):
+        prepare(load_config(None, {**settings, "data.window.telemetry.lookback": "P30D"}))
+
+
+def test_the_anomaly_head_without_healthy_training_windows_is_fitted_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
+
+    # A failure every 12 hours: with a 7-day "degrading" reach no window is known to be healthy.
+    dataset = write_sensor_dataset(tmp_path / "csv", assets=3, days=3, failures_at_hours=(12, 24, 36, 48, 60))
+    settings = {**SMALL_MODEL, "data.dataset": str(dataset.path), "out": str(tmp_path / "run")}
+    assert train(load_config(None, {**settings, "data.window.stride": "PT1H"})) is not None
+    assert "training windows are known to be healthy" in caplog.text

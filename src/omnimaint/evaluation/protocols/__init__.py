@@ -21,8 +21,9 @@ from omnimaint.evaluation.protocols.base import (
     register_method,
     register_protocol,
     run_protocol,
+    subset_protocols,
 )
-from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, run_cmapss
+from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, cmapss_subsets, run_cmapss
 from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_cross_load
 from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
 from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
@@ -35,6 +36,7 @@ register_protocol(
         applies=lambda d: _has_asset_type(d, "turbofan"),
         summary="RUL, cap 125, last-30-cycle windows; RMSE and NASA score on each test engine's last cycle",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008; Li, Ding & Sun, RESS 2018",
+        subsets=cmapss_subsets,
     )
 )
 register_protocol(
@@ -44,6 +46,7 @@ register_protocol(
         applies=lambda d: _has_asset_type(d, "turbofan"),
         summary=f"as cmapss, with the last {LONG_HISTORY.window} cycles and the engine's age as inputs",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008",
+        subsets=cmapss_subsets,
     )
 )
 register_protocol(
@@ -115,6 +118,7 @@ __all__ = [
     "ProtocolResult",
     "ProtocolSpec",
     "TextRetrievalConfig",
+    "cmapss_subsets",
     "get_method",
     "get_protocol",
     "list_protocols",
@@ -128,4 +132,5 @@ __all__ = [
     "run_image_classification",
     "run_maintenance_text",
     "run_protocol",
+    "subset_protocols",
 ]

@@ -37,10 +37,14 @@ class ProtocolResult:
         metrics: Headline numbers by name (what tables and ``results.md`` show).
         details: Everything else worth keeping: per-class and per-component scores, chosen thresholds,
             split sizes, configuration.
+        notes: What a reader of the numbers must know about how the data shaped the run, one sentence each
+            (a class left out, the subset chosen among several); shown by ``omnimaint bench`` and kept in
+            its JSON record.
     """
 
     metrics: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,17 @@ class ProtocolSpec:
         applies: Whether a dataset holds what the protocol needs (used to pick benchmarks automatically).
         summary: One line: task, split and metrics.
         reference: Where the protocol comes from (paper or guide).
+        subsets: For a protocol that evaluates one subset of a dataset at a time (C-MAPSS ``FD001`` ...), the
+            subsets a dataset holds, in the order the default takes them; ``run`` then takes ``subset=``.
     """
 
     name: str
-    run: Callable[[Dataset, MethodFactory, int], ProtocolResult]
+    run: Callable[..., ProtocolResult]
     applies: Callable[[Dataset], bool]
     summary: str
     reference: str
     methods: dict[str, MethodSpec] = field(default_factory=dict)
+    subsets: Callable[[Dataset], list[str]] | None = None
 
 
 _PROTOCOLS: dict[str, ProtocolSpec] = {}
@@ -112,6 +119,11 @@ def list_protocols() -> list[str]:
     return sorted(_PROTOCOLS)
 
 
+def subset_protocols() -> list[str]:
+    """Names of the registered protocols that take a subset, sorted."""
+    return sorted(name for name, spec in _PROTOCOLS.items() if spec.subsets is not None)
+
+
 def get_protocol(name: str) -> ProtocolSpec:
     """A registered protocol by name.
 
@@ -138,7 +150,37 @@ def get_method(protocol: str, name: str) -> MethodSpec:
         raise ProtocolError(f"protocol {protocol!r} has no method {name!r}; its methods: {known}") from None
 
 
-def run_protocol(dataset: Dataset, protocol: str, method: str | MethodFactory, seed: int = 0) -> ProtocolResult:
+def check_subset(protocol: str, subset: str | None) -> None:
+    """Refuse a subset for a protocol that takes none, before any data are read.
+
+    Raises:
+        ProtocolError: naming the protocols that take a subset.
+    """
+    if subset is not None and get_protocol(protocol).subsets is None:
+        takes = ", ".join(subset_protocols()) or "none"
+        raise ProtocolError(f"protocol {protocol!r} has no subsets (--subset applies to: {takes})")
+
+
+def choose_subset(dataset: Dataset, protocol: str, subset: str) -> str:
+    """The dataset's name of the subset asked for (matched in any case).
+
+    Raises:
+        ProtocolError: for a protocol without subsets, or a subset the dataset does not hold.
+    """
+    check_subset(protocol, subset)
+    lister = get_protocol(protocol).subsets
+    assert lister is not None  # check_subset refused a protocol without subsets
+    available = lister(dataset)
+    for name in available:
+        if name.lower() == subset.lower():
+            return name
+    holds = f"this dataset holds {', '.join(available)}" if available else "this dataset holds none"
+    raise ProtocolError(f"{dataset.path}: no subset {subset!r} for protocol {protocol!r}; {holds}")
+
+
+def run_protocol(
+    dataset: Dataset, protocol: str, method: str | MethodFactory, seed: int = 0, subset: str | None = None
+) -> ProtocolResult:
     """Run a registered protocol with a registered method (by name) or any method factory.
 
     Args:
@@ -146,9 +188,18 @@ def run_protocol(dataset: Dataset, protocol: str, method: str | MethodFactory, s
         protocol: Protocol name.
         method: Method name registered for that protocol, or a factory ``seed -> estimator``.
         seed: Seed for the split and the estimator.
+        subset: For a protocol with subsets, the one to evaluate (default: the first the dataset holds; the
+            result's notes say so when there are several, and its ``details["subset"]`` names it).
+
+    Raises:
+        ProtocolError: for an unknown protocol or method, a protocol that does not apply to the dataset, or a
+            subset it does not take or the dataset does not hold.
     """
     spec = get_protocol(protocol)
     factory = get_method(protocol, method).factory if isinstance(method, str) else method
+    check_subset(protocol, subset)
     if not spec.applies(dataset):
         raise ProtocolError(f"{dataset.path}: protocol {protocol!r} does not apply to this dataset ({spec.summary})")
-    return spec.run(dataset, factory, seed)
+    if spec.subsets is None:
+        return spec.run(dataset, factory, seed)
+    return spec.run(dataset, factory, seed, subset=None if subset is None else choose_subset(dataset, protocol, subset))

@@ -33,7 +33,7 @@ Estimator interface: ``fit(X, y)`` / ``predict(X)`` with ``X`` float32 of shape 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -138,6 +138,16 @@ def _split_of(asset_id: str, metadata: dict[str, object]) -> str:
     raise ProtocolError(f"asset {asset_id}: cannot tell train from test (no metadata 'split', no -train-/-test- in id)")
 
 
+def _subset_of(asset_id: str, metadata: dict[str, object]) -> str:
+    return str(metadata.get("subset", asset_id.split("-", maxsplit=1)[0]))
+
+
+def cmapss_subsets(dataset: Dataset) -> list[str]:
+    """The C-MAPSS subsets (``FD001`` ...) a dataset holds, sorted (from asset metadata ``subset`` or the id)."""
+    metadata = asset_metadata(dataset)
+    return sorted({_subset_of(a, metadata.get(a, {})) for a in assets_of_type(dataset, ASSET_TYPE)})
+
+
 def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[EngineRecord], list[str], str]:
     """Read every engine of one subset with its true RUL per cycle.
 
@@ -151,13 +161,13 @@ def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[Engi
     if not ids:
         raise ProtocolError(f"{dataset.path}: no assets of type '{ASSET_TYPE}' (is this a C-MAPSS dataset?)")
     metadata = asset_metadata(dataset)
-    subsets = sorted({str(metadata[a].get("subset", a.split("-")[0])) for a in ids})
+    subsets = cmapss_subsets(dataset)
     chosen = subset if subset is not None else subsets[0]
     if chosen not in subsets:
         raise ProtocolError(f"{dataset.path}: subset {chosen!r} not present; subsets: {', '.join(subsets)}")
     if subset is None and len(subsets) > 1:
         logger.info("several C-MAPSS subsets present (%s); evaluating %s", ", ".join(subsets), chosen)
-    ids = [a for a in ids if str(metadata[a].get("subset", a.split("-")[0])) == chosen]
+    ids = [a for a in ids if _subset_of(a, metadata[a]) == chosen]
     wide = wide_telemetry(dataset, ids)
     channels = [c for c in wide.columns if c not in ("asset_id", "ts")]
     failures = dataset.table("failures")
@@ -295,22 +305,38 @@ def validate_cmapss(
 
 
 def run_cmapss(
-    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CmapssConfig | None = None
+    dataset: Dataset,
+    factory: MethodFactory,
+    seed: int = 0,
+    config: CmapssConfig | None = None,
+    subset: str | None = None,
 ) -> ProtocolResult:
-    """Run the C-MAPSS RUL protocol.
+    """Run the C-MAPSS RUL protocol on one subset.
 
     Args:
         dataset: Canonical C-MAPSS dataset.
         factory: ``seed -> regressor`` (see the module docstring for the interface).
         seed: Seed of the validation split and the estimator.
         config: Protocol settings; defaults to :class:`CmapssConfig`.
+        subset: Subset to evaluate, replacing ``config.subset``; with neither, the first the dataset holds,
+            and the notes say so when it holds several (subsets differ in operating conditions and fault
+            modes, so their engines are never pooled).
 
     Returns:
         ``rmse`` and ``nasa_score`` on the test engines' last cycles (and ``val_rmse`` and
-        ``val_rmse_test_like`` on held-out training engines, see the module docstring).
+        ``val_rmse_test_like`` on held-out training engines, see the module docstring); ``details["subset"]``
+        names the subset.
     """
     config = config or CmapssConfig()
+    if subset is not None:
+        config = replace(config, subset=subset)
     engines, channels, subset = load_engines(dataset, config.subset)
+    notes: tuple[str, ...] = ()
+    if config.subset is None and len(held := cmapss_subsets(dataset)) > 1:
+        notes = (
+            f"the dataset holds C-MAPSS subsets {', '.join(held)}; evaluated {subset} only "
+            "(choose another with --subset)",
+        )
     train_raw, test_raw = build_arrays(engines, config)
     metrics = _validate(train_raw, factory, seed, seed, config) if config.validation_fraction > 0 else {}
     (train, test), keep = _standardize(train_raw, [test_raw])
@@ -325,4 +351,4 @@ def run_cmapss(
         "n_train_windows": len(train.y),
         "n_test_engines": len(test.y),
     }
-    return ProtocolResult(metrics=metrics, details=details)
+    return ProtocolResult(metrics=metrics, details=details, notes=notes)

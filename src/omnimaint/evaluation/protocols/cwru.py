@@ -13,7 +13,13 @@ segments. These protocols cannot leak that way:
   least ``gap`` samples apart. All loads present are pooled (the public 12 kHz set here holds 0 HP only).
 - **Cross-load** (:func:`run_cwru_cross_load`): train on every recording of one motor load, test on the
   recordings of the other loads (different files, so nothing is shared); repeated for each load and
-  averaged. With a single load it raises a clear "not enough loads" error.
+  averaged. With a single load it raises a clear "not enough loads" error. A split keeps the classes its
+  training load and its test loads both hold; a class left out of a split that way (the shared data hold
+  ``Normal_0`` only, so ``normal`` is left out of every split) is named in the result's notes.
+
+Recordings of fault types outside the configured classes (the 0.028" faults, outer-race faults at @3 and
+@12, fan-end faults ``FE-…``) are not used, and the notes say how many and which; so are classes of the
+configuration without any recording.
 
 Recordings sampled at different rates (the normal baseline is often stored at 48 kHz next to 12 kHz
 fault data) are resampled to the lowest rate present, so that the rate itself cannot give the class away.
@@ -28,7 +34,7 @@ Estimator interface: ``fit(X, y)`` / ``predict(X)`` with ``X`` float32 ``(n, 1, 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from math import gcd
 
@@ -146,8 +152,28 @@ def load_recordings(dataset: Dataset, config: CwruConfig) -> list[Recording]:
         )
     missing = sorted(set(config.classes) - {r.label for r in recordings})
     if missing:
-        logger.warning("classes without any recording: %s", ", ".join(missing))
+        logger.info("classes without any recording: %s", ", ".join(missing))
     return recordings
+
+
+def coverage_notes(dataset: Dataset, recordings: list[Recording], config: CwruConfig) -> list[str]:
+    """Notes on the recordings a protocol cannot use and the classes it has no recording of."""
+    failures = dataset.table("failures")
+    bearing = set(assets_of_type(dataset, ASSET_TYPE))
+    others = Counter(str(f) for a, f in zip(failures["asset_id"], failures["fault_type"], strict=True) if a in bearing)
+    for name in config.classes:
+        others.pop(name, None)
+    notes = []
+    if others:
+        shown = ", ".join(sorted(others)[:6]) + (" …" if len(others) > 6 else "")
+        notes.append(
+            f"{sum(others.values())} recordings of fault types outside the {len(config.classes)} classes are not "
+            f"used ({shown})"
+        )
+    missing = [name for name in config.classes if name not in {r.label for r in recordings}]
+    if missing:
+        notes.append(f"no '{config.channel}' recording of the classes {', '.join(missing)}; they are not scored")
+    return notes
 
 
 @dataclass(frozen=True)
@@ -230,6 +256,7 @@ def run_cwru(
     """
     config = config or CwruConfig()
     recordings = load_recordings(dataset, config)
+    notes = coverage_notes(dataset, recordings, config)
     train, test = within_recording_split(recordings, config)
     classes = sorted(set(train.y))
     scores = _score(factory, seed, train, test, classes)
@@ -245,7 +272,38 @@ def run_cwru(
         "per_class_f1": scores.per_class_f1,
     }
     metrics = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1, "n_classes": float(len(classes))}
-    return ProtocolResult(metrics=metrics, details=details)
+    return ProtocolResult(metrics=metrics, details=details, notes=tuple(notes))
+
+
+def left_out_classes(recordings: list[Recording]) -> dict[str, list[str]]:
+    """Per training load (``"0"``), the classes a cross-load split leaves out: those that its training load or
+    its test loads lack (they can be neither learned nor scored)."""
+    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    left_out: dict[str, list[str]] = {}
+    for load in loads:
+        train = {r.label for r in recordings if r.load_hp == load}
+        test = {r.label for r in recordings if r.load_hp is not None and r.load_hp != load}
+        left_out[f"{load:g}"] = sorted((train | test) - (train & test))
+    return left_out
+
+
+def left_out_notes(recordings: list[Recording], left_out: dict[str, list[str]]) -> list[str]:
+    """One note per class a cross-load split leaves out, saying at which loads it was recorded and where it is
+    missing."""
+    loads_of: dict[str, set[float]] = defaultdict(set)
+    for recording in recordings:
+        if recording.load_hp is not None:
+            loads_of[recording.label].add(recording.load_hp)
+    notes = []
+    for label in sorted({name for names in left_out.values() for name in names}):
+        recorded = ", ".join(f"{load:g}" for load in sorted(loads_of[label]))
+        splits = [load for load, names in left_out.items() if label in names]
+        where = "every split" if len(splits) == len(left_out) else f"the splits trained on {', '.join(splits)} HP"
+        notes.append(
+            f"class '{label}' is left out of {where}: it has recordings at {recorded} HP only, and a split keeps "
+            "the classes present at both its training load and its test loads"
+        )
+    return notes
 
 
 def cross_load_splits(recordings: list[Recording]) -> list[tuple[float, list[Recording], list[Recording]]]:
@@ -280,8 +338,11 @@ def run_cwru_cross_load(
     """
     config = config or CwruConfig()
     recordings = load_recordings(dataset, config)
+    splits = cross_load_splits(recordings)
+    left_out = left_out_classes(recordings)
+    notes = [*coverage_notes(dataset, recordings, config), *left_out_notes(recordings, left_out)]
     per_load: dict[str, ClassificationScores] = {}
-    for load, train_recs, test_recs in cross_load_splits(recordings):
+    for load, train_recs, test_recs in splits:
         whole = {r.asset_id: (0, len(r.samples)) for r in [*train_recs, *test_recs]}
         train = cut_segments(train_recs, whole, config.segment_length)
         test = cut_segments(test_recs, whole, config.segment_length)
@@ -290,5 +351,9 @@ def run_cwru_cross_load(
         "accuracy": float(np.mean([s.accuracy for s in per_load.values()])),
         "macro_f1": float(np.mean([s.macro_f1 for s in per_load.values()])),
     }
-    details = {"config": asdict(config), "per_train_load": {load: asdict(s) for load, s in per_load.items()}}
-    return ProtocolResult(metrics=metrics, details=details)
+    details = {
+        "config": asdict(config),
+        "per_train_load": {load: asdict(s) for load, s in per_load.items()},
+        "left_out_classes": left_out,
+    }
+    return ProtocolResult(metrics=metrics, details=details, notes=tuple(notes))

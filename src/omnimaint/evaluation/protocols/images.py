@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from omnimaint.data.blobs import IMAGE_FORMATS
 from omnimaint.data.dataset import Dataset
 from omnimaint.evaluation.metrics import ClassificationScores, auroc, classification_scores
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
@@ -101,7 +102,7 @@ def load_images(dataset: Dataset, config: ImageConfig) -> LabelledImages:
     size = (config.image_size, config.image_size)
     pixels = np.empty((len(frames), *size), dtype=np.float32)
     for row, path in enumerate(frames["path"]):
-        with Image.open(dataset.frame_file(str(path))) as image:
+        with Image.open(dataset.frame_file(str(path)), formats=IMAGE_FORMATS) as image:
             grey = image.convert("L").resize(size, Image.Resampling.BILINEAR)
         pixels[row] = np.asarray(grey, dtype=np.float32) / 255.0
     return LabelledImages(
