@@ -137,6 +137,7 @@ def bench(
     ] = None,
 ) -> None:
     """Run a benchmark protocol on a dataset with a method; write JSON and append a row to results.md."""
+    import omnimaint.training.methods  # noqa: F401 (registers omnimodel with the protocols)
     from omnimaint.evaluation.bench import run_bench, write_record
 
     check_target(out, BENCH, reuse=True)  # a new or earlier results folder, before the protocol runs
@@ -187,6 +188,7 @@ def tune(
     ),
 ) -> None:
     """Score a method, with changed settings, on validation data carved from the training data (never the test)."""
+    import omnimaint.training.methods  # noqa: F401 (registers omnimodel with the protocols)
     from omnimaint.evaluation.tuning import append_record, parse_settings, run_tuning
 
     check_target(out, BENCH, reuse=True)  # tuning.jsonl goes beside the benchmark records

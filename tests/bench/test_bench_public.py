@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import omnimaint.training.methods  # noqa: F401 (registers omnimodel)
 from omnimaint.atomic import BENCH, claim_folder
 from omnimaint.data import Dataset
 from omnimaint.errors import DatasetError

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import omnimaint.training.methods  # noqa: F401 (registers omnimodel)
 from omnimaint.cli import app
 from omnimaint.data import Dataset
 from omnimaint.evaluation.protocols import ProtocolError, get_method

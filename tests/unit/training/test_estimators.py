@@ -195,6 +195,7 @@ def test_bad_shapes_say_what_was_expected() -> None:
 
 
 def test_registered_for_the_protocols() -> None:
+    import omnimaint.training.methods  # noqa: F401 (registers omnimodel)
     from omnimaint.evaluation.protocols import get_method
 
     for protocol in ("cmapss", "cwru", "images", "azure-pdm"):
