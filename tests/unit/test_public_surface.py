@@ -16,8 +16,10 @@ PACKAGES = [
     "omnimaint.evaluation",
     "omnimaint.evaluation.protocols",
     "omnimaint.evaluation.report",
+    "omnimaint.training",
     "omnimaint.atomic",
     "omnimaint.baselines",
+    "omnimaint.cli",
 ]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 
 if TYPE_CHECKING:
-    from omnimaint.evaluation.protocols.azure_pdm import PdmInputs
+    from omnimaint.data.protocol_inputs import ProtocolInputs
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -39,7 +39,7 @@ def _counts_in_window(event_ts: np.ndarray, key_ts: np.ndarray, window: pd.Timed
 
 
 class PdmFeatureBuilder(TransformerMixin, BaseEstimator):
-    """The guide's features for :class:`~omnimaint.evaluation.protocols.azure_pdm.PdmInputs` samples.
+    """The guide's features for :class:`~omnimaint.data.protocol_inputs.ProtocolInputs` samples.
 
     Args:
         short_window_hours: Short rolling window of the telemetry statistics.
@@ -54,13 +54,13 @@ class PdmFeatureBuilder(TransformerMixin, BaseEstimator):
         self.long_window_hours = long_window_hours
         self.event_window_hours = event_window_hours
 
-    def fit(self, X: PdmInputs, y: object = None) -> PdmFeatureBuilder:
+    def fit(self, X: ProtocolInputs, y: object = None) -> PdmFeatureBuilder:
         """Learn the vocabularies: channels, event codes, components and asset models."""
         dataset = X.dataset
         self.channels_ = sorted(dataset.table("telemetry")["channel"].astype(str).unique())
         self.event_codes_ = sorted(dataset.table("events")["code"].astype(str).unique())
         maintained = dataset.table("maintenance")["component"].dropna().astype(str).unique()
-        self.components_ = sorted(set(maintained) | set(X.components))
+        self.components_ = sorted(set(maintained) | set(X.targets))
         self.models_ = sorted(dataset.table("assets")["model"].dropna().astype(str).unique())
         windows = (self.short_window_hours, self.long_window_hours)
         self.feature_names_ = (
@@ -72,9 +72,9 @@ class PdmFeatureBuilder(TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _telemetry_features(self, X: PdmInputs) -> pd.DataFrame:
+    def _telemetry_features(self, X: ProtocolInputs) -> pd.DataFrame:
         long = X.dataset.table("telemetry")
-        long = long[long["asset_id"].isin(X.keys["asset_id"].unique()) & long["channel"].isin(self.channels_)]
+        long = long[long["asset_id"].isin(X.anchors["asset_id"].unique()) & long["channel"].isin(self.channels_)]
         wide = long.pivot_table(index=["asset_id", "ts"], columns="channel", values="value", aggfunc="mean")
         wide = wide.reindex(columns=self.channels_)
         parts = []
@@ -86,13 +86,13 @@ class PdmFeatureBuilder(TransformerMixin, BaseEstimator):
             std.columns = [f"{c}_std_{hours:g}h" for c in self.channels_]
             parts.extend([mean, std])
         features = pd.concat(parts, axis=1).reset_index().sort_values("ts")
-        keys = X.keys.reset_index(names="_row").sort_values("ts")
+        keys = X.anchors.reset_index(names="_row").sort_values("ts")
         merged = pd.merge_asof(keys, features, on="ts", by="asset_id", direction="backward")
         return merged.sort_values("_row").drop(columns=["_row", "asset_id", "ts"]).reset_index(drop=True)
 
-    def transform(self, X: PdmInputs) -> np.ndarray:
+    def transform(self, X: ProtocolInputs) -> np.ndarray:
         """Features of shape ``(n_samples, len(feature_names_))``."""
-        keys = X.keys
+        keys = X.anchors
         key_ts = pd.DatetimeIndex(keys["ts"]).as_unit("ns").asi8
         by_asset = keys.groupby("asset_id", sort=False).indices
         events = X.dataset.table("events")

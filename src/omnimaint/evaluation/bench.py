@@ -68,12 +68,17 @@ def reproduce_command(protocol: str, dataset: Path, method: str, seed: int, subs
     return command if subset is None else f"{command} --subset {subset}"
 
 
-def run_bench(protocol: str, dataset: Path, method: str, seed: int = 0, subset: str | None = None) -> BenchRecord:
+def run_bench(
+    protocol: str, dataset: Path, method: str, seed: int = 0, subset: str | None = None, *, runs: Path | None = None
+) -> BenchRecord:
     """Run a registered protocol on a dataset with a registered method and time it.
 
     Args:
         subset: For a protocol with subsets (``cmapss``, ``cmapss-long``), the one to evaluate; by default the
             first the dataset holds, and the record's notes say so when it holds several.
+        runs: Where a method that trains a bundle keeps its run folder
+            (``<runs>/<protocol>__<method>__<dataset folder>__seed<seed>``, the bundle in its ``bundle/``);
+            ``None``: a temporary folder.
 
     Raises:
         ProtocolError: if the protocol or method is unknown, the protocol cannot run on the dataset, or the
@@ -84,7 +89,8 @@ def run_bench(protocol: str, dataset: Path, method: str, seed: int = 0, subset: 
     check_subset(protocol, subset)
     opened = Dataset(dataset)
     start = time.perf_counter()
-    result = run_protocol(opened, protocol, method, seed, subset)
+    workdir = runs / f"{protocol}__{method}__{dataset.name or opened.manifest.name}__seed{seed}" if runs else None
+    result = run_protocol(opened, protocol, method, seed, subset, workdir=workdir)
     wall = time.perf_counter() - start
     logger.info("%s / %s on %s: %s (%.1f s)", protocol, method, dataset, result.metrics, wall)
     evaluated = result.details.get("subset") if get_protocol(protocol).subsets is not None else None

@@ -4,7 +4,9 @@ A registered method's settings are changed by name (``--set patch=3``) and the m
 the protocol's *training* data and scored on the rest; the test data are never scored. Every setting of
 an ``omnimodel`` row in docs/benchmarks.md was chosen this way. Offered for the protocols whose test
 figure a validation figure can stand in for: ``cmapss`` and ``cmapss-long`` (held-out training engines,
-``val_rmse_test_like``) and ``images`` (a stratified share of the training images).
+``val_rmse_test_like``), ``images`` (a stratified share of the training images) and ``azure-pdm`` (the
+protocol run again on its training period, ``val_test_like_f1_macro``). For a method that trains a bundle
+the settings are dotted names of its training config (``--set optim.max_epochs=10``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pandas as pd
 from omnimaint.data.dataset import Dataset
 from omnimaint.evaluation.bench import json_safe
 from omnimaint.evaluation.protocols import get_method
+from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, validate_azure_pdm
+from omnimaint.evaluation.protocols.azure_pdm import validate_azure_pdm_bundle as validate_bundle_pdm
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError
 from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, validate_cmapss
 from omnimaint.evaluation.protocols.images import ImageConfig, validate_image_classification
@@ -33,12 +37,15 @@ class Validation:
     validate: Callable[..., dict[str, float]]
     """``(dataset, factory, seed, split_seed, config) -> metrics``."""
     config: Any
+    validate_bundle: Callable[..., dict[str, float]] | None = None
+    """For a method that trains a bundle: ``(dataset, trainer, seed, config) -> metrics``."""
 
 
 VALIDATORS: dict[str, Validation] = {
     "cmapss": Validation(validate_cmapss, CmapssConfig()),
     "cmapss-long": Validation(validate_cmapss, LONG_HISTORY),
     "images": Validation(validate_image_classification, ImageConfig()),
+    "azure-pdm": Validation(validate_azure_pdm, PdmConfig(), validate_bundle_pdm),
 }
 
 TUNING_FILE = "tuning.jsonl"
@@ -71,6 +78,11 @@ def with_settings(factory: MethodFactory, settings: dict[str, Any]) -> MethodFac
 
     def build(seed: int) -> Any:
         estimator = factory(seed)
+        overrides = getattr(estimator, "overrides", None)
+        if isinstance(overrides, dict):  # a bundle trainer: settings change its training config, by dotted name
+            overrides.update(settings)
+            estimator.check()  # an unknown or invalid setting fails here, before any data are read
+            return estimator
         known = sorted(k for k in vars(estimator) if not k.startswith("_") and not k.endswith("_"))
         for key, value in settings.items():
             if key not in known:
@@ -137,11 +149,18 @@ def run_tuning(
         ProtocolError: for a protocol without validation tuning, an unknown method or setting.
     """
     config = protocol_config(protocol, protocol_settings or {})
-    factory = with_settings(get_method(protocol, method).factory, settings)
-    factory(seed)  # an unknown setting fails before the data are read
+    registered = get_method(protocol, method)
+    factory = with_settings(registered.factory, settings)
+    built = factory(seed)  # an unknown setting fails before the data are read
     opened = Dataset(dataset)
     start = time.perf_counter()
-    metrics = VALIDATORS[protocol].validate(opened, factory, seed, split_seed, config)
+    validation = VALIDATORS[protocol]
+    if registered.trains_bundle:
+        if validation.validate_bundle is None:
+            raise ProtocolError(f"protocol {protocol!r} cannot tune a method that trains a bundle")
+        metrics = validation.validate_bundle(opened, built, seed, config)
+    else:
+        metrics = validation.validate(opened, factory, seed, split_seed, config)
     return TuningRecord(
         protocol=protocol,
         method=method,

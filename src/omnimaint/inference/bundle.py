@@ -53,6 +53,7 @@ from omnimaint.inference.bundle_files import (
     check_plain_name,
     parse_json,
 )
+from omnimaint.inference.signatures import verify_signature
 from omnimaint.models.config import ModelConfig
 from omnimaint.models.omni import OmniModel
 from omnimaint.models.preprocessing import PreprocessorState
@@ -231,7 +232,7 @@ class Bundle:
         Args:
             path: Bundle folder.
             public_key: An Ed25519 public key (PEM file): the bundle must carry a signature by it over
-                its ``bundle.json`` (see :mod:`omnimaint.inference.signing`).
+                its ``bundle.json`` (see :mod:`omnimaint.inference.signatures`).
 
         Raises:
             BundleError: if the folder is not a bundle, a file is unlisted, missing, outside the folder or
@@ -240,8 +241,6 @@ class Bundle:
         """
         folder = BundleFolder.open(path)
         if public_key is not None:
-            from omnimaint.inference.signing import verify_signature
-
             verify_signature(folder, public_key)
         folder.require(*CORE_FILES)
         raw = {name: folder.read(name) for name in CORE_FILES}

@@ -1,44 +1,36 @@
-"""Ed25519 signatures of bundles, for deployment to edge gateways.
+"""Making bundle signatures: Ed25519 key pairs and signing a verified bundle.
 
-``bundle.json`` holds the SHA-256 of every other file of a bundle, so a signature over its exact bytes
-vouches for the whole bundle: a gateway that holds the public key loads a bundle only if its
-``bundle.json`` carries a valid signature and every file matches its checksum. Re-hashing an edited file,
-which passes the checksums, no longer passes the signature. The signature is detached, in
-``bundle.json.sig`` beside ``bundle.json``::
-
-    {"format": "omnimaint-bundle-signature", "version": 1, "algorithm": "ed25519",
-     "key_id": "<first 16 hex digits of SHA-256 of the raw public key>", "signature": "<base64>"}
-
-Keys are PEM files (PKCS #8 private key, written readable by its owner only; SubjectPublicKeyInfo public
-key), as ``openssl pkey`` reads them. Needs the ``cryptography`` package (``pip install omnimaint[signing]``).
+A signature covers the exact bytes of ``bundle.json`` (which holds the SHA-256 of every other file); its
+file format, public keys and the check a gateway makes are :mod:`omnimaint.inference.signatures`. Private
+keys are PEM files (PKCS #8, written readable by their owner only), as ``openssl pkey`` reads them. Needs
+the ``cryptography`` package (``pip install omnimaint[signing]``).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omnimaint.errors import ConfigError
-from omnimaint.inference.bundle_files import MANIFEST_FILE, SIGNATURE_FILE, BundleError, BundleFolder, parse_json
+from omnimaint.inference.bundle_files import MANIFEST_FILE, SIGNATURE_FILE, BundleError, BundleFolder
+from omnimaint.inference.signatures import (
+    SIGNATURE_FORMAT,
+    SIGNATURE_VERSION,
+    SigningError,
+    key_id,
+    key_serialization,
+    read_key_file,
+)
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 logger = logging.getLogger(__name__)
-
-SIGNATURE_FORMAT = "omnimaint-bundle-signature"
-SIGNATURE_VERSION = 1
-
-
-class SigningError(BundleError):
-    """A key or a signature is missing, unreadable, or does not match."""
 
 
 @dataclass(frozen=True)
@@ -50,30 +42,13 @@ class KeyPair:
     key_id: str
 
 
-def _crypto() -> Any:
-    try:
-        from cryptography.hazmat.primitives import serialization
-    except ImportError:
-        raise ConfigError(
-            "signing bundles needs the 'cryptography' package: pip install 'omnimaint[signing]'"
-        ) from None
-    return serialization
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """First 16 hex digits of the SHA-256 of the raw 32-byte public key: names a key in messages."""
-    serialization = _crypto()
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 def generate_key_pair(private_key: Path, public_key: Path) -> KeyPair:
     """Create an Ed25519 key pair; the private key file is readable by its owner only.
 
     Raises:
         ConfigError: if either file exists (a key is never written over) or cannot be created.
     """
-    serialization = _crypto()
+    serialization = key_serialization()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     for path in (private_key, public_key):
@@ -106,46 +81,21 @@ def _create(path: Path, content: bytes, *, mode: int) -> None:
         handle.write(content)
 
 
-def _read_key(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SigningError(f"{path}: cannot read the key ({exc.strerror})") from exc
-
-
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Read a PEM Ed25519 private key.
 
     Raises:
         SigningError: if the file is missing or is not an unencrypted Ed25519 private key.
     """
-    serialization = _crypto()
+    serialization = key_serialization()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     try:
-        key = serialization.load_pem_private_key(_read_key(path), password=None)
+        key = serialization.load_pem_private_key(read_key_file(path), password=None)
     except (ValueError, TypeError) as exc:
         raise SigningError(f"{path}: not an unencrypted PEM private key (made by omnimaint keygen)") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningError(f"{path}: a {type(key).__name__.removeprefix('_')}, not an Ed25519 private key")
-    return key
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """Read a PEM Ed25519 public key.
-
-    Raises:
-        SigningError: if the file is missing or is not an Ed25519 public key.
-    """
-    serialization = _crypto()
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        key = serialization.load_pem_public_key(_read_key(path))
-    except (ValueError, TypeError) as exc:
-        raise SigningError(f"{path}: not a PEM public key (the .pub file made by omnimaint keygen)") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise SigningError(f"{path}: a {type(key).__name__.removeprefix('_')}, not an Ed25519 public key")
     return key
 
 
@@ -159,7 +109,7 @@ def sign_bundle(path: str | Path, private_key: Path) -> str:
         BundleError: if the bundle fails verification (a bundle is never signed unchecked).
         SigningError: if the key cannot be read.
     """
-    from omnimaint.inference.bundle import Bundle
+    from omnimaint.inference.bundle import Bundle  # torch, which making keys does not need
 
     key = load_private_key(private_key)
     bundle = Bundle.load(path)  # every file against its checksum, the parts against each other
@@ -179,41 +129,3 @@ def sign_bundle(path: str | Path, private_key: Path) -> str:
     staging.replace(folder.path / SIGNATURE_FILE)  # a reader sees the old signature or the new one
     logger.info("signed %s with key %s", folder.path, document["key_id"])
     return str(document["key_id"])
-
-
-def verify_signature(folder: BundleFolder, public_key: Ed25519PublicKey | Path) -> str:
-    """Check the signature of the ``bundle.json`` bytes that ``folder`` parsed.
-
-    Returns:
-        The id of the key that signed it.
-
-    Raises:
-        SigningError: if the bundle is unsigned, the signature file is invalid, or the signature was not
-            made by ``public_key`` over these exact bytes.
-    """
-    from cryptography.exceptions import InvalidSignature
-
-    key = load_public_key(public_key) if isinstance(public_key, Path) else public_key
-    expected_id = key_id(key)
-    where = folder.path / SIGNATURE_FILE
-    data = folder.read_signature()
-    if data is None:
-        raise SigningError(f"{folder.path}: not signed (no {SIGNATURE_FILE}); sign it with omnimaint sign")
-    document = parse_json(data, where)
-    if not isinstance(document, dict) or document.get("format") != SIGNATURE_FORMAT:
-        raise SigningError(f"{where}: not an omnimaint bundle signature")
-    if document.get("version") != SIGNATURE_VERSION or document.get("algorithm") != "ed25519":
-        raise SigningError(
-            f"{where}: signature version {document.get('version')!r} / algorithm {document.get('algorithm')!r} "
-            f"is unknown (this omnimaint checks version {SIGNATURE_VERSION}, ed25519)"
-        )
-    if document.get("key_id") != expected_id:
-        raise SigningError(f"{where}: signed by key {document.get('key_id')!r}, not by the given key {expected_id!r}")
-    try:
-        signature = base64.b64decode(str(document.get("signature")), validate=True)
-        key.verify(signature, folder.manifest_bytes)
-    except (binascii.Error, InvalidSignature):
-        raise SigningError(
-            f"{where}: the signature does not match bundle.json (the bundle was changed after it was signed)"
-        ) from None
-    return expected_id

@@ -6,11 +6,12 @@ and used unchanged by training, evaluation, the Predictor, ONNX inference and th
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.data.windows import MODALITIES, Batch, WindowSpec
 from omnimaint.models.config import ModelConfig, TextEncoderConfig
@@ -19,6 +20,40 @@ from omnimaint.models.text_embedding import DomainTokenizer, SentenceEmbedder
 from omnimaint.progress import progress_bar
 
 TELEMETRY_CLIP = 10.0
+
+
+class TrainingWindows(Protocol):
+    """What the preprocessors are fitted on: the training windows of a dataset.
+
+    :class:`~omnimaint.data.sample_builder.WindowedDataset` is one; the model package names only what it
+    reads, so that it never depends on how windows are cut from a dataset.
+    """
+
+    @property
+    def spec(self) -> WindowSpec:
+        """What each window looks at."""
+        ...
+
+    @property
+    def vocab(self) -> Vocabulary:
+        """Category orders, fitted on the training data."""
+        ...
+
+    def telemetry_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel (C,) centre and scale of the telemetry the windows read."""
+        ...
+
+    def frame_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-colour (3,) mean and standard deviation of the frames the windows read."""
+        ...
+
+    def waveform_rms(self) -> np.ndarray:
+        """Per-channel (C,) RMS of the waveforms the windows read."""
+        ...
+
+    def visible_texts(self) -> list[str]:
+        """Every event and work-order text the windows read."""
+        ...
 
 
 class PreprocessorState(BaseModel):
@@ -65,7 +100,7 @@ class Preprocessor:
     @classmethod
     def fit(
         cls,
-        windows: WindowedDataset,
+        windows: TrainingWindows,
         text: TextEncoderConfig | None = None,
         *,
         embedder: SentenceEmbedder | None = None,
@@ -114,7 +149,7 @@ class Preprocessor:
     def text_vocab_size(self) -> int:
         return self._tokenizer.vocab_size if self._tokenizer is not None else self.state.text.vocab_size
 
-    def warm_text_cache(self, windows: WindowedDataset, *, progress: bool = False) -> None:
+    def warm_text_cache(self, windows: TrainingWindows, *, progress: bool = False) -> None:
         """Embed every text the windows read once, up front (pretrained text pathway only)."""
         if self._uses_text and self.state.text.name == "pretrained":
             self.embedder.warm(windows.visible_texts(), progress=progress)

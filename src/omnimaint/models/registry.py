@@ -8,81 +8,82 @@ them all. A component is tested the moment it is registered (tests parametrize o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from torch import nn
 
+from omnimaint.data.windows import MODALITIES
 from omnimaint.errors import ConfigError
 from omnimaint.models.config import ModelConfig
+from omnimaint.registry import Registry
 
 T = TypeVar("T", bound=type[nn.Module])
 
-_ENCODERS: dict[tuple[str, str], type[nn.Module]] = {}
-_TEXT: dict[str, type[nn.Module]] = {}
-_FUSIONS: dict[str, type[nn.Module]] = {}
+_ENCODERS: dict[str, Registry[type[nn.Module]]] = {m: Registry(f"{m} encoder", ConfigError) for m in MODALITIES}
+_TEXT: Registry[type[nn.Module]] = Registry("text pathway", ConfigError)
+_FUSIONS: Registry[type[nn.Module]] = Registry("fusion", ConfigError)
+
+
+def _registers(registry: Registry[type[nn.Module]], name: str) -> Callable[[T], T]:
+    def decorate(cls: T) -> T:
+        registry.register(name, cls)
+        return cls
+
+    return decorate
 
 
 def register_encoder(modality: str, name: str) -> Callable[[T], T]:
     """Class decorator: register a modality encoder under ``(modality, name)``."""
-
-    def decorate(cls: T) -> T:
-        _ENCODERS[(modality, name)] = cls
-        return cls
-
-    return decorate
+    return _registers(_ENCODERS[modality], name)
 
 
 def register_text(name: str) -> Callable[[T], T]:
     """Class decorator: register a text pathway (shared by events and work orders)."""
-
-    def decorate(cls: T) -> T:
-        _TEXT[name] = cls
-        return cls
-
-    return decorate
+    return _registers(_TEXT, name)
 
 
 def register_fusion(name: str) -> Callable[[T], T]:
     """Class decorator: register a fusion module."""
-
-    def decorate(cls: T) -> T:
-        _FUSIONS[name] = cls
-        return cls
-
-    return decorate
-
-
-def _lookup(table: dict[Any, type[nn.Module]], key: object, what: str) -> type[nn.Module]:
-    try:
-        return table[key]
-    except KeyError:
-        known = sorted(str(k) for k in table)
-        raise ConfigError(f"unknown {what} {key!r}; registered: {known}") from None
+    return _registers(_FUSIONS, name)
 
 
 def create_encoder(modality: str, name: str, config: ModelConfig) -> nn.Module:
-    """Build the encoder registered under ``(modality, name)``."""
-    return _lookup(_ENCODERS, (modality, name), "encoder")(config)
+    """Build the encoder registered under ``(modality, name)``.
+
+    Raises:
+        ConfigError: naming the modality's encoders, if ``name`` is not one.
+    """
+    return _ENCODERS[modality].get(name)(config)
 
 
 def create_text(name: str, config: ModelConfig) -> nn.Module:
-    """Build the text pathway registered under ``name``."""
-    return _lookup(_TEXT, name, "text pathway")(config)
+    """Build the text pathway registered under ``name``.
+
+    Raises:
+        ConfigError: naming the text pathways, if ``name`` is not one.
+    """
+    return _TEXT.get(name)(config)
 
 
 def create_fusion(name: str, config: ModelConfig) -> nn.Module:
-    """Build the fusion registered under ``name``."""
-    return _lookup(_FUSIONS, name, "fusion")(config)
+    """Build the fusion registered under ``name``.
+
+    Raises:
+        ConfigError: naming the fusions, if ``name`` is not one.
+    """
+    return _FUSIONS.get(name)(config)
 
 
 def list_encoders() -> list[tuple[str, str]]:
-    """Every registered ``(modality, name)``."""
-    return sorted(_ENCODERS)
+    """Every registered ``(modality, name)``, sorted."""
+    return sorted((modality, name) for modality, registry in _ENCODERS.items() for name in registry)
 
 
 def list_text() -> list[str]:
-    return sorted(_TEXT)
+    """Names of the registered text pathways, sorted."""
+    return _TEXT.names()
 
 
 def list_fusions() -> list[str]:
-    return sorted(_FUSIONS)
+    """Names of the registered fusions, sorted."""
+    return _FUSIONS.names()

@@ -67,6 +67,9 @@ class OptimConfig(_Frozen):
         pretrained_frozen_epochs: When fine-tuning starts from pretraining, the modality encoders stay fixed
             for this many first epochs while fusion and heads fit them, then all layers train ("linear
             probing, then fine-tuning", Kumar et al., ICLR 2022). No effect otherwise.
+        failure_positive_weight: Weight of a window followed by a failure against one that is not, in the
+            failure loss (BCE ``pos_weight``): above 1 when failures are rare, so that the few failing
+            windows are not drowned by the healthy ones.
     """
 
     lr: float = Field(default=2e-3, gt=0, allow_inf_nan=False)
@@ -79,6 +82,7 @@ class OptimConfig(_Frozen):
     select_on: Literal["loss", "score"] = "loss"
     pretrained_lr_scale: float = Field(default=1.0, gt=0, le=1)
     pretrained_frozen_epochs: int = Field(default=0, ge=0)
+    failure_positive_weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
 class PretrainObjective(_Frozen):

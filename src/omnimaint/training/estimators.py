@@ -8,7 +8,7 @@ builds the :class:`OmniModel`, trains it with :class:`FineTuneTask` (the masked 
 held-out groups, and runs batched inference. Several seeds can be trained and their outputs averaged.
 
 The per-task subclasses live in :mod:`omnimaint.training.array_estimators` (C-MAPSS windows, vibration
-segments, grey images) and :mod:`omnimaint.training.pdm_estimator` (Azure PdM samples).
+segments, grey images); the Azure PdM protocol trains bundles instead (:mod:`omnimaint.training.methods`).
 """
 
 from __future__ import annotations

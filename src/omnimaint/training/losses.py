@@ -47,6 +47,7 @@ def task_losses(
     labels: LabelTensors,
     fault_weights: torch.Tensor | None = None,
     reduce: CountReducer = local_count,
+    positive_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """Per-task losses, each averaged over the labels that are known (unknown labels cost nothing).
 
@@ -60,11 +61,15 @@ def task_losses(
         labels: Labels with their known masks.
         fault_weights: Class weights of the fault-type loss.
         reduce: How the count of known labels is taken (:func:`global_count` under data parallelism).
+        positive_weight: Weight of a failing window against a healthy one in the failure loss (above 1 when
+            failures are rare).
     """
     any_target = labels.failure_within.unsqueeze(-1)  # (B, H, 1)
     targets = torch.cat([any_target, labels.component_failure_within], dim=-1)  # (B, H, 1 + P)
     known = torch.cat([labels.failure_within_known.unsqueeze(-1), labels.component_failure_within_known], dim=-1)
-    bce = F.binary_cross_entropy_with_logits(outputs.failure_logits, targets, reduction="none")
+    bce = F.binary_cross_entropy_with_logits(
+        outputs.failure_logits, targets, reduction="none", pos_weight=torch.tensor(positive_weight)
+    )
     huber = F.huber_loss(outputs.rul, labels.rul_fraction, reduction="none", delta=0.5)
     fault_known = labels.fault_type >= 0
     fault_target = labels.fault_type.clamp(min=0)

@@ -4,14 +4,87 @@ Registered from training, not from :mod:`omnimaint.evaluation` (which never impo
 this module adds ``omnimodel`` to every protocol it fits. The command line imports it before it runs a
 benchmark; so does any program that wants the model among the methods.
 
+On a protocol that scores bundles (``azure-pdm``), ``omnimodel`` is :func:`omnimaint.training.run.train`
+with the protocol's packaged config (:func:`protocol_config`) on the protocol's anchors: the bundle a user
+gets from ``omnimaint train DATASET --protocol P``. On the others it is still one of the estimators of
+:mod:`omnimaint.training.array_estimators` until they move to the bundle path too (issue 17).
+
 Factories import their estimator when called, so that registering costs no torch import.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.errors import ConfigError
 from omnimaint.evaluation.protocols import register_method
+
+if TYPE_CHECKING:
+    from omnimaint.training.config import TrainConfig
+
+PROTOCOL_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""Where each protocol's training settings are, one ``<protocol>.yaml`` (shipped with the package)."""
+
+
+def protocol_config(protocol: str) -> Path:
+    """The packaged training config of a protocol that scores bundles.
+
+    Raises:
+        ConfigError: naming the protocols that have one, if ``protocol`` has none.
+    """
+    path = PROTOCOL_CONFIGS / f"{protocol}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROTOCOL_CONFIGS.glob("*.yaml"))) or "none"
+        raise ConfigError(f"protocol {protocol!r} has no training config (protocols with one: {known})")
+    return path
+
+
+@dataclass
+class ProtocolTrainer:
+    """What ``omnimodel`` does on a protocol that scores bundles: ``omnimaint train`` with the protocol's
+    config (or ``config``), dotted ``overrides`` applied (``{"optim.max_epochs": 10}``, as ``omnimaint tune
+    --set`` gives them), on the protocol's ``train``/``val`` anchors, in the run folder it is given.
+
+    Attributes:
+        protocol: The protocol.
+        seed: Seed of the run.
+        config: A config file instead of the protocol's packaged one.
+        overrides: Changes to the config, by dotted name.
+    """
+
+    protocol: str
+    seed: int = 0
+    config: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, dataset: Path, run: Path) -> TrainConfig:
+        """The training config of a run on ``dataset`` in ``run``.
+
+        Raises:
+            ConfigError: naming the setting, if an override is unknown or invalid.
+        """
+        from omnimaint.training.config import load_config
+
+        overrides = {**self.overrides, "data.dataset": str(dataset), "out": str(run), "seed": self.seed}
+        return load_config(self.config or protocol_config(self.protocol), overrides)
+
+    def check(self) -> None:
+        """Refuse unknown or invalid overrides before any data are read."""
+        self.settings(Path(), Path())
+
+    def __call__(self, inputs: dict[str, ProtocolInputs], run: Path) -> Path:
+        from omnimaint.training.run import train
+
+        settings = self.settings(inputs["train"].dataset.path, run)
+        bundle = train(settings, overwrite=True, inputs=inputs)
+        if bundle is None:  # pragma: no cover (only on non-zero data-parallel ranks)
+            raise RuntimeError("benchmarks train in one process")
+        return bundle
+
 
 # The omnimodel settings below were chosen on each protocol's validation data only (C-MAPSS: the held-out
 # training engines of ``val_rmse``; CWRU: the end of each recording's training block; images: a stratified
@@ -72,25 +145,6 @@ def _image_omnimodel(seed: int) -> Any:
     )
 
 
-def _pdm_omnimodel(seed: int) -> Any:
-    from omnimaint.training.pdm_estimator import OmniPdmClassifier
-
-    # 3 models averaged, each trained on the samples in and up to 24 h before a failure window and on its
-    # own 30 % of the others.
-    return OmniPdmClassifier(
-        telemetry_hours=48,
-        event_hours=72,
-        patch=4,
-        max_epochs=5,
-        batch_size=128,
-        n_models=3,
-        negative_fraction=0.3,
-        boundary_hours=24.0,
-        num_threads=1,
-        random_state=seed,
-    )
-
-
 def register_model_methods() -> None:
     """Register ``omnimodel`` with every protocol it fits."""
     register_method("cmapss", "omnimodel", _cmapss_omnimodel, "multimodal model, telemetry encoder + RUL head")
@@ -102,8 +156,10 @@ def register_model_methods() -> None:
     register_method(
         "azure-pdm",
         "omnimodel",
-        _pdm_omnimodel,
-        "multimodal model, telemetry + events + maintenance encoders + per-component failure head",
+        partial(ProtocolTrainer, "azure-pdm"),
+        "the bundle of `omnimaint train --protocol azure-pdm`: telemetry + events + maintenance encoders, "
+        "per-component failure head",
+        trains_bundle=True,
     )
 
 

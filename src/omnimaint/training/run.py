@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from omnimaint.atomic import BUNDLE, PRETRAINING_RUN, TRAINING_RUN, Kind, check_target, claim_folder
 from omnimaint.data.dataset import Dataset
+from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.splits import Split, make_splits, splits_to_json
 from omnimaint.data.window_proposal import (
@@ -74,9 +76,11 @@ class Prepared:
     data: DataConfig | None = None  # the data settings used (a proposed window included); None: config.data
 
 
-def _windows(dataset: Dataset, spec: WindowSpec, split: Split, vocab: object) -> WindowedDataset | None:
+def _windows(
+    dataset: Dataset, spec: WindowSpec, split: Split, vocab: object, anchors: pd.DataFrame | None = None
+) -> WindowedDataset | None:
     try:
-        return WindowedDataset(dataset, spec, vocab=vocab, split=split)  # type: ignore[arg-type]
+        return WindowedDataset(dataset, spec, vocab=vocab, split=split, anchors=anchors)  # type: ignore[arg-type]
     except ConfigError as exc:
         logger.info("no %s windows: %s", split.name, exc)  # check_windows has told the user why
         return None
@@ -113,27 +117,40 @@ def _settled_data(
     return data.model_copy(update={"window": proposal.spec, "split": proposal.split}), (note,)
 
 
-def prepare(config: TrainConfig, kind: Literal["model", "pretrained"] = "model") -> Prepared:
+def prepare(
+    config: TrainConfig,
+    kind: Literal["model", "pretrained"] = "model",
+    inputs: Mapping[str, ProtocolInputs] | None = None,
+) -> Prepared:
     """Build splits, windows, the preprocessor (or take it from ``init_from``) and the model.
 
     For pretraining (``kind="pretrained"``) the training windows are cut every ``pretrain.stride`` when it
-    is set; ``Prepared.spec``, which the bundle stores, keeps the configured stride.
+    is set; ``Prepared.spec``, which the bundle stores, keeps the configured stride. With ``inputs`` (a
+    protocol's ``train`` and ``val`` samples) the windows sit at their anchors instead of on the stride grid
+    of the configured split.
     """
     dataset = Dataset(config.data.dataset)
     start = Bundle.load(_bundle_dir(config.init_from)) if config.init_from is not None else None
     timing = DataTiming.of(dataset, periods=start is None and not sets_durations(config.data.window))
     data, proposed = _settled_data(config, dataset, start, timing)
     spec = data.window
-    splits = make_splits(dataset, spec, data.split, data.fractions, data.split_seed)
-    # A refusal comes before anything else is said, so that it is the only line printed.
-    problems = check_windows(dataset, spec, splits, timing)  # raises when no window is left
+    anchors = {name: part.anchors for name, part in (inputs or {}).items() if name in ("train", "val")}
+    if inputs is None:
+        splits = make_splits(dataset, spec, data.split, data.fractions, data.split_seed)
+        # A refusal comes before anything else is said, so that it is the only line printed.
+        problems = check_windows(dataset, spec, splits, timing)  # raises when no window is left
+    else:
+        # A protocol's test part is never read here: only its training and validation parts are.
+        splits, problems = {name: inputs[name].as_split() for name in ("train", "val") if name in inputs}, ()
     for note in proposed:
         logger.log(NOTE, note)
     for problem in problems:
         logger.warning(problem)
     vocab = start.preprocessor.vocab if start is not None else None
-    train = WindowedDataset(dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"])
-    val = _windows(dataset, spec, splits["val"], train.vocab)
+    train = WindowedDataset(
+        dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"], anchors=anchors.get("train")
+    )
+    val = _windows(dataset, spec, splits["val"], train.vocab, anchors.get("val")) if "val" in splits else None
     if kind == "model":
         for windows, what, consequence in (
             (train, "training", "the failure, RUL and fault-type heads learn only 'no failure'"),
@@ -243,12 +260,15 @@ def _best_state(trainer: L.Trainer, task: L.LightningModule) -> dict[str, torch.
 
 
 def _fit(
-    config: TrainConfig, kind: Literal["model", "pretrained"], label_fraction: float
+    config: TrainConfig,
+    kind: Literal["model", "pretrained"],
+    label_fraction: float,
+    inputs: Mapping[str, ProtocolInputs] | None = None,
 ) -> tuple[Bundle, Prepared] | None:
     """Seed, prepare, run the Lightning loop of ``kind`` and collect the best weights into a bundle
     (``None`` on non-zero data-parallel ranks, which only help train)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
-    prepared = prepare(config, kind)
+    prepared = prepare(config, kind, inputs)
     task: L.LightningModule
     if kind == "pretrained":
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
@@ -336,16 +356,19 @@ def _fault_weights(windows: WindowedDataset, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights / weights.mean(), dtype=torch.float32)
 
 
-def train(config: TrainConfig, *, overwrite: bool = False) -> Path | None:
+def train(
+    config: TrainConfig, *, overwrite: bool = False, inputs: Mapping[str, ProtocolInputs] | None = None
+) -> Path | None:
     """Multi-task fine-tuning, then anomaly-head fitting and threshold calibration. Returns the bundle
     folder (``None`` on non-zero data-parallel ranks).
 
     ``overwrite`` replaces a training run at ``config.out``; see :func:`_claim_run_folder` for what else
-    may be there.
+    may be there. ``inputs`` are a benchmark protocol's ``train`` and ``val`` samples (see
+    :func:`prepare`); without them the configured split decides.
     """
     preflight(config, "model")
     _claim_run_folder(config, TRAINING_RUN, overwrite)
-    fitted = _fit(config, "model", config.data.label_fraction)
+    fitted = _fit(config, "model", config.data.label_fraction, inputs)
     if fitted is None:
         return None
     bundle, prepared = fitted

@@ -125,7 +125,9 @@ class FineTuneTask(_Task):
 
     def _losses(self, outputs: ModelOutputs, labels: LabelTensors) -> dict[str, torch.Tensor]:
         weights = self.fault_weights if self.fault_weights.numel() else None
-        return task_losses(outputs, labels, weights, reduce=global_count)
+        return task_losses(
+            outputs, labels, weights, reduce=global_count, positive_weight=self.optim.failure_positive_weight
+        )
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         return self._losses(self.model(batch.inputs), batch.labels)

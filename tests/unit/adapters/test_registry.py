@@ -6,11 +6,13 @@ import inspect
 from pathlib import Path
 
 import pytest
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from omnimaint import adapters
-from omnimaint.adapters import ADAPTERS, get_adapter, list_adapters
-from omnimaint.cli import app, import_app
+from omnimaint.adapters import ADAPTERS, Adapter, AdapterOption, get_adapter, list_adapters, register_adapter
+from omnimaint.cli import app
+from omnimaint.data import Dataset
 from omnimaint.errors import ConfigError
 
 from .source_files import write_azure, write_cmapss
@@ -19,13 +21,13 @@ from .source_files import write_azure, write_cmapss
 def test_registry_lists_every_format() -> None:
     assert list_adapters() == ["azure", "cmapss", "cwru", "generic", "images", "maintnet", "video"]
     assert get_adapter("cwru").convert is adapters.import_cwru
-    with pytest.raises(ConfigError, match="unknown source format 'hdf5'; formats are"):
+    with pytest.raises(ConfigError, match="unknown source format 'hdf5'; known source formats: azure, cmapss"):
         get_adapter("hdf5")
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
 def test_every_adapter_has_the_uniform_signature(name: str) -> None:
-    adapter = ADAPTERS[name]
+    adapter = get_adapter(name)
     parameters = inspect.signature(adapter.convert).parameters
     assert list(parameters)[:2] == ["src", "out"]
     assert parameters["overwrite"].kind is inspect.Parameter.KEYWORD_ONLY
@@ -43,8 +45,34 @@ def test_all_is_honest() -> None:
 
 
 def test_cli_has_a_command_per_adapter() -> None:
-    commands = {command.name for command in import_app.registered_commands}
-    assert set(ADAPTERS) <= commands
+    group = get_command(app).commands["import"]  # type: ignore[attr-defined]
+    assert group.list_commands(None) == ["formats", *(name for name, _ in ADAPTERS.items())]
+
+
+def test_a_registered_adapter_gets_its_command(tmp_path: Path) -> None:
+    converted: list[dict[str, object]] = []
+
+    def import_noted_azure(
+        src: Path, out: Path, *, overwrite: bool = False, note: str = "none", **options: object
+    ) -> Dataset:
+        converted.append({"note": note, **options})
+        return adapters.import_azure(src, out, overwrite=overwrite)
+
+    option = AdapterOption("note", "A note on the import.")
+    register_adapter(
+        Adapter("noted-azure", import_noted_azure, "Azure with a note", "folder", "Azure, with a note.", (option,))
+    )
+    try:
+        runner = CliRunner()
+        help_text = runner.invoke(app, ["import", "noted-azure", "--help"], env={"COLUMNS": "200"}).output
+        assert "Azure, with a note." in help_text and "--note" in help_text and "[default: none]" in help_text
+        src = write_azure(tmp_path / "azure")
+        result = runner.invoke(app, ["import", "noted-azure", str(src), "--out", str(tmp_path / "ds"), "--note", "hi"])
+    finally:
+        ADAPTERS.pop("noted-azure")
+    assert result.exit_code == 0, result.output
+    assert converted == [{"note": "hi"}]
+    assert "telemetry: 48" in result.output
 
 
 def test_cli_imports_and_reports_errors(tmp_path: Path) -> None:

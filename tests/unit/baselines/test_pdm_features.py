@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression
 
 from omnimaint.baselines import PdmFeatureBuilder, PerComponentClassifier
 from omnimaint.data import Dataset, Manifest, write_dataset
+from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.data.schema import SCHEMA_VERSION
-from omnimaint.evaluation.protocols import PdmInputs
 
 T0 = pd.Timestamp("2015-01-01", tz="UTC")
 
@@ -47,9 +47,9 @@ def _dataset(path: Path, late_volt: float = 0.0) -> Dataset:
     return write_dataset(path, Manifest(schema_version=SCHEMA_VERSION), tables, overwrite=True)
 
 
-def _inputs(dataset: Dataset, hours: list[int]) -> PdmInputs:
+def _inputs(dataset: Dataset, hours: list[int]) -> ProtocolInputs:
     keys = pd.DataFrame({"asset_id": "M001", "ts": [T0 + pd.Timedelta(hours=h) for h in hours]})
-    return PdmInputs(dataset=dataset, keys=keys, components=("comp1", "comp2"))
+    return ProtocolInputs(dataset, keys, "test", targets=("comp1", "comp2"))
 
 
 def test_features_by_hand(tmp_path: Path) -> None:

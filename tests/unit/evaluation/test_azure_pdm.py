@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,15 @@ import pandas as pd
 import pytest
 
 from omnimaint.data import Dataset, write_dataset
-from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, PdmInputs, failure_labels, run_azure_pdm, time_split
+from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.evaluation.protocols.azure_pdm import (
+    PdmConfig,
+    failure_labels,
+    pdm_samples,
+    run_azure_pdm,
+    time_split,
+    validate_azure_pdm,
+)
 from tests.unit.evaluation.canonical import EPOCH, azure_dataset
 
 CONFIG = PdmConfig()
@@ -24,13 +33,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 class _VibrationScore:
     """Scores every component by the current vibration reading (a fixed rule, so fits do not matter)."""
 
-    def fit(self, X: PdmInputs, Y: np.ndarray) -> _VibrationScore:
+    def fit(self, X: ProtocolInputs, Y: np.ndarray) -> _VibrationScore:
         return self
 
-    def predict_proba(self, X: PdmInputs) -> np.ndarray:
+    def predict_proba(self, X: ProtocolInputs) -> np.ndarray:
         telemetry = X.dataset.table("telemetry").query("channel == 'vibration'")
-        values = X.keys.merge(telemetry, on=["asset_id", "ts"], how="left")["value"].to_numpy()
-        return np.repeat(values[:, None], len(X.components), axis=1)
+        values = X.anchors.merge(telemetry, on=["asset_id", "ts"], how="left")["value"].to_numpy()
+        return np.repeat(values[:, None], len(X.targets), axis=1)
 
 
 def test_failure_labels_by_hand() -> None:
@@ -86,12 +95,12 @@ def test_estimator_is_fitted_on_training_periods_only(dataset: Dataset) -> None:
     predicted: list[Any] = []
 
     class Spy(_VibrationScore):
-        def fit(self, X: PdmInputs, Y: np.ndarray) -> Spy:
-            fitted.append(X.keys["ts"].max())
+        def fit(self, X: ProtocolInputs, Y: np.ndarray) -> Spy:
+            fitted.append(X.anchors["ts"].max())
             return self
 
-        def predict_proba(self, X: PdmInputs) -> np.ndarray:
-            predicted.append((X.keys["ts"].min(), X.keys["ts"].max()))
+        def predict_proba(self, X: ProtocolInputs) -> np.ndarray:
+            predicted.append((X.anchors["ts"].min(), X.anchors["ts"].max()))
             return super().predict_proba(X)
 
     result = run_azure_pdm(dataset, lambda seed: Spy())
@@ -115,3 +124,20 @@ def test_gbdt_baseline_finds_the_planted_signal(dataset: Dataset) -> None:
     # Chance F1 at a ~1-2 % positive rate is a few per cent.
     assert result.metrics["f1_macro"] > 0.5
     assert result.details["per_component"]["comp1"]["detection_rate"] > 0.5
+
+
+def test_development_runs_on_the_training_period_alone(dataset: Dataset) -> None:
+    full = pdm_samples(dataset, CONFIG)
+    development = pdm_samples(dataset, replace(CONFIG, development=True))
+    # Every sample and every failure that may label one lies before the real test period.
+    assert development.keys["ts"].max() <= full.split.cut - CONFIG.horizon
+    assert development.failures["ts"].max() <= full.split.cut
+    assert development.split.cut < full.split.cut
+    assert len(development.split.test) > 0
+
+
+def test_validation_scores_the_development_split(dataset: Dataset) -> None:
+    metrics = validate_azure_pdm(dataset, lambda seed: _VibrationScore())
+    development = run_azure_pdm(dataset, lambda seed: _VibrationScore(), config=replace(CONFIG, development=True))
+    assert metrics["val_test_like_f1_macro"] == development.metrics["f1_macro"]
+    assert metrics["val_f1_macro"] == development.details["val_f1_macro"]

@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +26,43 @@ from omnimaint.inference.bundle import CORE_FILES, verify_bundle
 from tests.unit.inference.tampering import copy_bundle, edit_json, manifest, rehash, write_manifest
 
 _events: list[tuple[str, tuple[Any, ...]]] | None = None
+_unpickled: list[str] | None = None
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _events is not None and event in ("open", "pickle.find_class"):
+    if _events is not None and event == "open":
         _events.append((event, args))
+    if _unpickled is not None and event == "pickle.find_class":
+        _unpickled.append(f"{args[0]}.{args[1]}")
+        raise AssertionError(f"something unpickled {args[0]}.{args[1]}: a bundle is read without pickle")
 
 
-sys.addaudithook(_audit)  # audit hooks cannot be removed; it records only inside recorded_events()
+# Audit hooks cannot be removed: this one acts only inside recorded_events() and pickle_refused().
+sys.addaudithook(_audit)
 
 
 @contextmanager
 def recorded_events() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
-    """Every file opened and every class an unpickler looked up, while the block runs."""
+    """Every file opened while the block runs."""
     global _events  # noqa: PLW0603 (the audit hook is process-wide)
     _events = []
     try:
         yield _events
     finally:
         _events = None
+
+
+@contextmanager
+def pickle_refused() -> Iterator[None]:
+    """Fail if anything is unpickled while the block runs: the unpickler is stopped where it starts, and
+    a failure that the code under test swallows is still reported when the block ends."""
+    global _unpickled  # noqa: PLW0603 (the audit hook is process-wide)
+    _unpickled = []
+    try:
+        yield
+    finally:
+        unpickled, _unpickled = _unpickled, None
+    assert not unpickled, f"unpickled while pickle was refused: {unpickled}"
 
 
 def _opened(events: list[tuple[str, tuple[Any, ...]]]) -> list[Path]:
@@ -100,17 +118,27 @@ def test_unknown_bundle_version_and_missing_files(trained_bundle: Path, tmp_path
         Bundle.load(tmp_path)
 
 
-def test_loading_never_unpickles(trained_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pickle_guard_stops_an_unpickler_and_reports_a_swallowed_one() -> None:
+    with pytest.raises(AssertionError, match=r"something unpickled pathlib\.\w*Path"), pickle_refused():
+        pickle.loads(pickle.dumps(Path("control")))
+    swallowed = r"unpickled while pickle was refused: \['pathlib\.\w*Path'\]"
+    with pytest.raises(AssertionError, match=swallowed), pickle_refused(), suppress(AssertionError):
+        pickle.loads(pickle.dumps(Path("control")))
+
+
+def test_loading_and_predicting_never_unpickle(
+    trained_bundle: Path, small_plant: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("torch.load must not be used to read a bundle")
 
+    # torch's weights-only unpickler raises no audit event, so torch.load is refused outright.
     monkeypatch.setattr(torch, "load", refuse)
-    with recorded_events() as events:
-        pickle.loads(pickle.dumps(Path("control")))  # the audit hook does see an unpickler at work
-        assert any(event == "pickle.find_class" for event, _ in events)
-        events.clear()
+    with pickle_refused():
         Bundle.load(trained_bundle).build_model()
-    assert not [args for event, args in events if event == "pickle.find_class"]
+        predictor = Predictor.from_bundle(trained_bundle)
+        output = predictor.predict(predictor.windows(Dataset(small_plant)).batch(np.arange(4)))
+    assert output.failure_probability.shape == (4, 2)
 
 
 def test_each_file_is_opened_once_so_the_checked_bytes_are_the_used_bytes(trained_bundle: Path) -> None:

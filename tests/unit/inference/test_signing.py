@@ -13,7 +13,8 @@ import pytest
 from omnimaint.errors import ConfigError
 from omnimaint.inference import Bundle, BundleError, Predictor
 from omnimaint.inference.bundle_files import SIGNATURE_FILE
-from omnimaint.inference.signing import SigningError, generate_key_pair, sign_bundle
+from omnimaint.inference.signatures import SigningError
+from omnimaint.inference.signing import generate_key_pair, sign_bundle
 from tests.unit.bad_inputs.harness import Snapshot, assert_refused, run_cli
 from tests.unit.inference.tampering import copy_bundle, edit_json
 

@@ -4,6 +4,7 @@ Ctrl-C ends it with one line, exit code 130, no dataset and no worker left behin
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,8 +26,13 @@ def test_simulate_writes_a_valid_dataset(tmp_path: Path) -> None:
     args = ["simulate", "--out", str(out), "--assets", "3", "--days", "2", "--workers", "1", "--lang", "zh"]
     result = runner.invoke(app, [*args, "--frame-size", "32", "--frame-period", "7200", "--telemetry-period", "300"])
     assert result.exit_code == 0, result.output
-    assert "ok" in result.output
     dataset = validate_dataset(out)
+    printed = re.fullmatch(r"ok (.+) \((.+)\) in \d+\.\d s\n", result.output)
+    assert printed is not None, result.output
+    assert printed[1] == str(out)
+    counts = {name: len(dataset.table(name)) for name in dataset.manifest.tables}
+    assert printed[2] == ", ".join(f"{name}: {rows:,}" for name, rows in counts.items())
+    assert (counts["assets"], counts["frames"]) == (3, 3 * 2 * 24 // 2)  # a frame every 2 h for 2 days
     config = dataset.manifest.provenance["config"]
     assert (config["n_assets"], config["lang"], config["frame_size"], config["telemetry_period_s"]) == (
         3,

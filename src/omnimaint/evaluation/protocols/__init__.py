@@ -8,8 +8,9 @@ documented estimator interface and returns a :class:`ProtocolResult`. Register a
 from functools import partial
 
 from omnimaint.evaluation.methods import register_builtin_methods
-from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, PdmInputs, run_azure_pdm
+from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, azure_pdm_inputs, run_azure_pdm, score_azure_pdm_bundle
 from omnimaint.evaluation.protocols.base import (
+    BundleTrainer,
     MethodFactory,
     MethodSpec,
     ProtocolError,
@@ -20,7 +21,6 @@ from omnimaint.evaluation.protocols.base import (
     list_protocols,
     register_method,
     register_protocol,
-    run_protocol,
     subset_protocols,
 )
 from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, cmapss_subsets, run_cmapss
@@ -28,6 +28,7 @@ from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_c
 from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
 from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
 from omnimaint.evaluation.protocols.maintenance_text import TextRetrievalConfig, run_maintenance_text
+from omnimaint.evaluation.protocols.running import run_protocol
 
 register_protocol(
     ProtocolSpec(
@@ -71,6 +72,8 @@ register_protocol(
     ProtocolSpec(
         name="azure-pdm",
         run=run_azure_pdm,
+        bundle_inputs=azure_pdm_inputs,
+        score_bundle=score_azure_pdm_bundle,
         applies=lambda d: _has_asset_type(d, "machine"),
         summary="component failure within 24 h, time split with gap; precision/recall/F1 per component",
         reference="Microsoft, Predictive Maintenance Modelling Guide (Azure AI Gallery, 2016)",
@@ -107,17 +110,18 @@ register_builtin_methods()
 
 __all__ = [
     "LONG_HISTORY",
+    "BundleTrainer",
     "CmapssConfig",
     "CwruConfig",
     "ImageConfig",
     "MethodFactory",
     "MethodSpec",
     "PdmConfig",
-    "PdmInputs",
     "ProtocolError",
     "ProtocolResult",
     "ProtocolSpec",
     "TextRetrievalConfig",
+    "azure_pdm_inputs",
     "cmapss_subsets",
     "get_method",
     "get_protocol",
@@ -132,5 +136,6 @@ __all__ = [
     "run_image_classification",
     "run_maintenance_text",
     "run_protocol",
+    "score_azure_pdm_bundle",
     "subset_protocols",
 ]

@@ -10,15 +10,18 @@ registered per protocol, so a new model joins every benchmark it fits by one cal
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.errors import OmnimaintError
+from omnimaint.registry import Registry
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from omnimaint.inference.predictor import Predictor
 
 
 class ProtocolError(OmnimaintError):
@@ -26,7 +29,7 @@ class ProtocolError(OmnimaintError):
 
 
 MethodFactory = Callable[[int], Any]
-"""Builds an unfitted estimator from a seed."""
+"""Builds an unfitted estimator from a seed (for a method that trains bundles: a :data:`BundleTrainer`)."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,33 @@ class ProtocolResult:
     notes: tuple[str, ...] = ()
 
 
+BundleTrainer = Callable[[dict[str, ProtocolInputs], Path], Path]
+"""Trains a bundle on a protocol's ``train`` inputs (``val`` for early stopping and thresholds) in a run folder
+and returns the bundle folder."""
+
+BundleScorer = Callable[[Dataset, "Predictor", int], ProtocolResult]
+"""Scores a trained bundle on a protocol's test samples: ``(dataset, predictor, seed) -> result``."""
+
+BundleInputs = Callable[[Dataset, int], dict[str, ProtocolInputs]]
+"""A protocol's ``train``, ``val`` and ``test`` samples of a dataset for a seed."""
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method.
 
     Attributes:
         name: Name used on the command line.
-        factory: ``seed -> unfitted estimator``.
+        factory: ``seed -> unfitted estimator``, or ``seed -> BundleTrainer`` when ``trains_bundle``.
         description: One line for listings.
+        trains_bundle: The method trains a bundle (``omnimaint train``) that the protocol scores through the
+            ``Predictor``, rather than an estimator the protocol drives.
     """
 
     name: str
     factory: MethodFactory
     description: str = ""
+    trains_bundle: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,8 @@ class ProtocolSpec:
         reference: Where the protocol comes from (paper or guide).
         subsets: For a protocol that evaluates one subset of a dataset at a time (C-MAPSS ``FD001`` ...), the
             subsets a dataset holds, in the order the default takes them; ``run`` then takes ``subset=``.
+        bundle_inputs: For a protocol that scores bundles, its ``train``/``val``/``test`` samples.
+        score_bundle: For a protocol that scores bundles, how it scores one on its test samples.
     """
 
     name: str
@@ -81,42 +100,50 @@ class ProtocolSpec:
     applies: Callable[[Dataset], bool]
     summary: str
     reference: str
-    methods: dict[str, MethodSpec] = field(default_factory=dict)
+    methods: Registry[MethodSpec] = field(init=False, repr=False, compare=False)
     subsets: Callable[[Dataset], list[str]] | None = None
+    bundle_inputs: BundleInputs | None = None
+    score_bundle: BundleScorer | None = None
+
+    def __post_init__(self) -> None:
+        # Each protocol holds its own methods, so that an unknown one is reported with the protocol's name.
+        object.__setattr__(self, "methods", Registry("method", ProtocolError, owner=f"protocol {self.name!r}"))
 
 
-_PROTOCOLS: dict[str, ProtocolSpec] = {}
+_PROTOCOLS: Registry[ProtocolSpec] = Registry("protocol", ProtocolError)
 
 
 def register_protocol(spec: ProtocolSpec) -> ProtocolSpec:
     """Add a protocol to the registry (replacing one of the same name)."""
-    if spec.name in _PROTOCOLS:
-        logger.warning("replacing registered protocol %r", spec.name)
-    _PROTOCOLS[spec.name] = spec
-    return spec
+    return _PROTOCOLS.register(spec.name, spec, replace=True)
 
 
-def register_method(protocol: str, name: str, factory: MethodFactory, description: str = "") -> None:
+def register_method(
+    protocol: str, name: str, factory: MethodFactory, description: str = "", *, trains_bundle: bool = False
+) -> None:
     """Register a method for a protocol (replacing one of the same name).
 
     Args:
         protocol: A registered protocol name.
         name: Method name used on the command line.
-        factory: ``seed -> unfitted estimator`` following the protocol's estimator interface.
+        factory: ``seed -> unfitted estimator`` following the protocol's estimator interface, or with
+            ``trains_bundle`` ``seed -> BundleTrainer``.
         description: One line for listings.
+        trains_bundle: See :class:`MethodSpec`.
 
     Raises:
         ProtocolError: if the protocol is unknown.
     """
     spec = get_protocol(protocol)
-    if name in spec.methods:
-        logger.warning("replacing method %r of protocol %r", name, protocol)
-    spec.methods[name] = MethodSpec(name=name, factory=factory, description=description)
+    if trains_bundle and spec.score_bundle is None:
+        raise ProtocolError(f"protocol {protocol!r} does not score bundles, so it takes no bundle-training method")
+    method = MethodSpec(name=name, factory=factory, description=description, trains_bundle=trains_bundle)
+    spec.methods.register(name, method, replace=True)
 
 
 def list_protocols() -> list[str]:
     """Names of the registered protocols, sorted."""
-    return sorted(_PROTOCOLS)
+    return _PROTOCOLS.names()
 
 
 def subset_protocols() -> list[str]:
@@ -130,10 +157,7 @@ def get_protocol(name: str) -> ProtocolSpec:
     Raises:
         ProtocolError: naming the known protocols, if ``name`` is not one.
     """
-    try:
-        return _PROTOCOLS[name]
-    except KeyError:
-        raise ProtocolError(f"unknown protocol {name!r}; known protocols: {', '.join(list_protocols())}") from None
+    return _PROTOCOLS.get(name)
 
 
 def get_method(protocol: str, name: str) -> MethodSpec:
@@ -142,12 +166,7 @@ def get_method(protocol: str, name: str) -> MethodSpec:
     Raises:
         ProtocolError: naming the protocol's methods, if ``name`` is not one.
     """
-    spec = get_protocol(protocol)
-    try:
-        return spec.methods[name]
-    except KeyError:
-        known = ", ".join(sorted(spec.methods)) or "(none)"
-        raise ProtocolError(f"protocol {protocol!r} has no method {name!r}; its methods: {known}") from None
+    return get_protocol(protocol).methods.get(name)
 
 
 def check_subset(protocol: str, subset: str | None) -> None:
@@ -176,30 +195,3 @@ def choose_subset(dataset: Dataset, protocol: str, subset: str) -> str:
             return name
     holds = f"this dataset holds {', '.join(available)}" if available else "this dataset holds none"
     raise ProtocolError(f"{dataset.path}: no subset {subset!r} for protocol {protocol!r}; {holds}")
-
-
-def run_protocol(
-    dataset: Dataset, protocol: str, method: str | MethodFactory, seed: int = 0, subset: str | None = None
-) -> ProtocolResult:
-    """Run a registered protocol with a registered method (by name) or any method factory.
-
-    Args:
-        dataset: The canonical dataset.
-        protocol: Protocol name.
-        method: Method name registered for that protocol, or a factory ``seed -> estimator``.
-        seed: Seed for the split and the estimator.
-        subset: For a protocol with subsets, the one to evaluate (default: the first the dataset holds; the
-            result's notes say so when there are several, and its ``details["subset"]`` names it).
-
-    Raises:
-        ProtocolError: for an unknown protocol or method, a protocol that does not apply to the dataset, or a
-            subset it does not take or the dataset does not hold.
-    """
-    spec = get_protocol(protocol)
-    factory = get_method(protocol, method).factory if isinstance(method, str) else method
-    check_subset(protocol, subset)
-    if not spec.applies(dataset):
-        raise ProtocolError(f"{dataset.path}: protocol {protocol!r} does not apply to this dataset ({spec.summary})")
-    if spec.subsets is None:
-        return spec.run(dataset, factory, seed)
-    return spec.run(dataset, factory, seed, subset=None if subset is None else choose_subset(dataset, protocol, subset))

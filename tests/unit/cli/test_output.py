@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from omnimaint.cli_output import configure_logging
+from omnimaint.cli.output import configure_logging
 from omnimaint.data import write_dataset
 from tests.unit.bad_inputs.harness import run_cli
 from tests.unit.data.tiny import tiny_manifest, tiny_tables

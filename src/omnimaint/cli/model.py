@@ -7,10 +7,14 @@ from typing import Annotated, Any, cast
 
 import typer
 import yaml
+from rich.table import Table
 from rich.text import Text
 
-from omnimaint.cli import DatasetArg, app, console, reports_errors
+from omnimaint.cli.app import BundleArg, DatasetArg
+from omnimaint.cli.output import console, print_metrics, print_table, reports_errors
 from omnimaint.errors import ConfigError
+
+commands = typer.Typer()
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML training config.")]
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, logs, bundle/).")]
@@ -41,6 +45,15 @@ TextOption = Annotated[str | None, typer.Option("--text-encoder", help="pretrain
 LimitOption = Annotated[int | None, typer.Option("--limit-batches", help="Cap on training batches per epoch.")]
 WorkersOption = Annotated[int | None, typer.Option("--workers", help="Data-loader worker processes.")]
 ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+ProtocolOption = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        help="A benchmark protocol that scores bundles (azure-pdm): train on its training and validation "
+        "anchors, with its config (src/omnimaint/configs/PROTOCOL.yaml) unless --config is given.",
+        show_default=False,
+    ),
+]
 RunOverwriteOption = Annotated[
     bool,
     typer.Option(
@@ -112,7 +125,7 @@ def _training_config(
     return build_config(config, overrides, modalities)
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def pretrain(
     dataset: DatasetArg,
@@ -149,7 +162,7 @@ def pretrain(
         console.print(Text.assemble(("pretrained", "green"), f" bundle at {bundle}"))
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def train(
     dataset: DatasetArg,
@@ -174,10 +187,18 @@ def train(
     progress: ProgressOption = True,
     set_: SetOption = None,
     overwrite: RunOverwriteOption = False,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Multi-task fine-tuning (optionally from a pretraining run); writes a calibrated bundle."""
     from omnimaint.training.run import train as run_train
 
+    if protocol is not None:
+        from omnimaint.training.methods import protocol_config
+
+        _bundle_protocol(protocol)  # refuse a protocol that does not score bundles before anything else
+        if split is not None:
+            raise ConfigError(f"--split: protocol {protocol!r} decides the split; drop one of the two")
+        config = config or protocol_config(protocol)
     settings = _training_config(
         dataset, out, config, set_, modalities,
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, devices=devices, strategy=strategy,
@@ -185,15 +206,37 @@ def train(
         split=split, fusion=fusion, text_encoder=text_encoder, limit_batches=limit_batches,
         workers=workers, progress=progress,
     )  # fmt: skip
-    bundle = run_train(settings, overwrite=overwrite)
+    inputs = _protocol_parts(protocol, dataset, settings.seed) if protocol is not None else None
+    bundle = run_train(settings, overwrite=overwrite, inputs=inputs)
     if bundle is not None:
         console.print(Text.assemble(("trained", "green"), f" bundle at {bundle}"))
 
 
-@app.command()
+def _bundle_protocol(protocol: str) -> Any:
+    """A registered protocol that scores bundles.
+
+    Raises:
+        ProtocolError: for an unknown protocol, or one that does not score bundles yet.
+    """
+    from omnimaint.evaluation.protocols import ProtocolError, get_protocol
+
+    spec = get_protocol(protocol)
+    if spec.bundle_inputs is None or spec.score_bundle is None:
+        raise ProtocolError(f"protocol {protocol!r} does not score bundles yet; it runs with omnimaint bench")
+    return spec
+
+
+def _protocol_parts(protocol: str, dataset: Path, seed: int) -> Any:
+    """The train/val/test samples of a protocol that scores bundles."""
+    from omnimaint.data.dataset import Dataset
+
+    return _bundle_protocol(protocol).bundle_inputs(Dataset(dataset), seed)
+
+
+@commands.command()
 @reports_errors
 def evaluate(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)],
+    bundle: BundleArg,
     dataset: DatasetArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where metrics.json and report.html go.")] = Path(
         "evaluation"
@@ -208,6 +251,15 @@ def evaluate(
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
     ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            "--protocol",
+            help="Score the bundle as a benchmark protocol does (azure-pdm: its test period, thresholds from its "
+            "validation slice); writes the protocol's metrics.json.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Measure every head, early warning and modality ablations; write metrics.json and report.html."""
     from omnimaint.atomic import EVALUATION, check_target, staged_folder
@@ -220,6 +272,9 @@ def evaluate(
     if backend not in ("torch", "onnx", "onnx-int8"):
         raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
     check_target(out, EVALUATION, overwrite=overwrite)  # before minutes of evaluation
+    if protocol is not None:
+        _evaluate_on_protocol(protocol, bundle, dataset, out, cast("Backend", backend), public_key, overwrite)
+        return
     evaluation = evaluate_bundle(
         bundle,
         dataset,
@@ -236,11 +291,32 @@ def evaluate(
     console.print(f"wrote {metrics_path} and {report_path}")
 
 
+def _evaluate_on_protocol(
+    protocol: str, bundle: Path, dataset: Path, out: Path, backend: Any, public_key: Path | None, overwrite: bool
+) -> None:
+    """``evaluate --protocol``: the protocol's own scoring of the bundle, into ``out/metrics.json``."""
+    import json
+
+    from omnimaint.atomic import EVALUATION, staged_folder
+    from omnimaint.data.dataset import Dataset
+    from omnimaint.evaluation.bench import json_safe
+    from omnimaint.inference.predictor import Predictor
+
+    spec = _bundle_protocol(protocol)
+    predictor = Predictor.from_bundle(bundle, backend, public_key=public_key)
+    result = spec.score_bundle(Dataset(dataset), predictor, 0)
+    record = {"protocol": protocol, "bundle": str(bundle), "dataset": str(dataset), "backend": backend}
+    record |= {"metrics": result.metrics, "details": result.details, "notes": list(result.notes)}
+    with staged_folder(out, EVALUATION, overwrite=overwrite) as folder:
+        (folder / "metrics.json").write_text(json.dumps(json_safe(record), indent=2, ensure_ascii=False) + "\n")
+    print_metrics(result.metrics, f"{protocol} · {backend}")
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {out / 'metrics.json'}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _print_summary(metrics: dict[str, Any], title: str) -> None:
     """The headline figures of an evaluation as a table (undefined ones with their reason)."""
-    from rich.table import Table
-
-    from omnimaint.cli_output import print_table
     from omnimaint.evaluation.report import summary_rows
 
     table = Table("metric", "value", title=title)
@@ -249,10 +325,10 @@ def _print_summary(metrics: dict[str, Any], title: str) -> None:
     print_table(table)
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def export(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)],
+    bundle: BundleArg,
     format_: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
     int8: Annotated[bool, typer.Option("--int8", help="Also write a dynamically quantised int8 model.")] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset (14 to 20).")] = 17,
@@ -269,7 +345,7 @@ def export(
     )
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the plant, runs and report.")] = Path(
@@ -302,7 +378,7 @@ def demo(
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def probe(
     dataset: DatasetArg,
@@ -343,7 +419,7 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise ConfigError(f"seeds must be comma-separated integers, got {text!r}") from None
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def experiment(
     name: Annotated[str, typer.Argument(help="ablation (modalities) or label-efficiency (pretraining).")],

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from typer.core import TyperGroup
 from omnimaint.errors import OmnimaintError
 from omnimaint.notes import NOTE
 from omnimaint.progress import progress_shown
+
+if TYPE_CHECKING:
+    from omnimaint.data.dataset import Dataset
 
 console = Console(markup=False, emoji=False, soft_wrap=True)
 err_console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
@@ -55,6 +58,12 @@ def print_table(table: Table) -> None:
         return
     full = Measurement.get(console, console.options.update_width(1 << 16), table).maximum
     Console(markup=False, emoji=False, width=max(console.width, full)).print(table)
+
+
+def print_dataset_written(out: Path, dataset: Dataset, seconds: float) -> None:
+    """Print ``ok <folder> (<rows per table>) in <seconds> s`` for a dataset a command wrote."""
+    rows = ", ".join(f"{table}: {info.rows:,}" for table, info in dataset.manifest.tables.items())
+    console.print(Text.assemble(("ok", "green"), f" {out} ({rows}) in {seconds:.1f} s"))
 
 
 def refuse(message: str) -> None:
@@ -201,3 +210,13 @@ def _log_warning(
     if logger.isEnabledFor(logging.WARNING):
         args = (category.__name__, message)
         logger.handle(logger.makeRecord(logger.name, logging.WARNING, filename, lineno, "%s: %s", args, None))
+
+
+def print_metrics(metrics: dict[str, float], title: str) -> None:
+    """A protocol's metrics as a table titled ``title``."""
+    from omnimaint.evaluation.bench import format_metric
+
+    table = Table("metric", "value", title=Text(title), min_width=len(title) + 4)  # the title on one line
+    for name, value in metrics.items():
+        table.add_row(Text(name), format_metric(value))
+    print_table(table)

@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from omnimaint.cli import app, console, reports_errors
+from omnimaint.cli.app import BundleArg
+from omnimaint.cli.output import console, reports_errors
 from omnimaint.errors import ConfigError
 
-BundleArg = Annotated[Path, typer.Argument(help="Bundle folder.", show_default=False)]
+commands = typer.Typer()
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def keygen(
     name: Annotated[Path, typer.Argument(help="Key files to create: NAME.key (private) and NAME.pub (public).")],
@@ -38,7 +39,7 @@ def keygen(
     )
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def sign(
     bundle: BundleArg,
@@ -51,7 +52,7 @@ def sign(
     console.print(Text.assemble(("signed", "green"), f" {bundle} with key {signer}"))
 
 
-@app.command()
+@commands.command()
 @reports_errors
 def verify(
     bundle: BundleArg,
