@@ -8,9 +8,8 @@ measures the same windows, preprocessors and bundle that ``omnimaint train`` giv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from omnimaint.data.dataset import Dataset
@@ -42,10 +41,6 @@ class ProtocolInputs:
 
     def __len__(self) -> int:
         return len(self.anchors)
-
-    def take(self, rows: np.ndarray) -> ProtocolInputs:
-        """The samples at the given positions."""
-        return replace(self, anchors=self.anchors.iloc[rows].reset_index(drop=True))
 
     def as_split(self) -> Split:
         """The :class:`Split` that restricts windows to these samples' assets and censors labels at

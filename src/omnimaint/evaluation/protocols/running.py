@@ -11,7 +11,6 @@ The headline metrics are PyTorch's; each is repeated per ONNX backend (``f1_macr
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +33,6 @@ from omnimaint.evaluation.protocols.base import (
 
 if TYPE_CHECKING:
     from omnimaint.inference.predictor import Predictor
-
-logger = logging.getLogger(__name__)
 
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 """Every backend a bundle is scored with; the first gives the headline metrics."""
