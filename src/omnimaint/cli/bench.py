@@ -52,7 +52,7 @@ def bench(
 
     check_target(out, BENCH, reuse=True)  # a new or earlier results folder, before the protocol runs
     with console.status(Text(f"{protocol} / {method} on {dataset}")):
-        record = run_bench(protocol, dataset, method, seed, subset, runs=out / "runs")
+        record = run_bench(protocol, dataset, method, seed, subset, out=out)
     path = write_record(record, out)
     title = " · ".join([protocol, method, record.dataset_name, *([f"subset {record.subset}"] if record.subset else [])])
     print_metrics(record.metrics, title)

@@ -105,11 +105,40 @@ def fixed_length(table: pa.Table, length: int, target_rate: float | None) -> np.
         out[plain] = np.where(valid, flat[np.minimum(take, max(flat.size - 1, 0))], 0.0)
     for row in np.flatnonzero(needs_resampling):
         assert target_rate is not None
-        signal = flat[offsets[row] : offsets[row + 1]]
-        up, down = _ratio(target_rate, float(rates[row]))
-        resampled = resample_poly(signal, up, down).astype(np.float32)[:length]
-        out[row, : resampled.size] = resampled
+        signal = resampled(flat[offsets[row] : offsets[row + 1]], float(rates[row]), target_rate)[:length]
+        out[row, : signal.size] = signal
     return out
+
+
+def whole_rows(table: pa.Table, target_rate: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Waveform rows kept whole, those at another rate resampled to ``target_rate``.
+
+    Returns:
+        The samples of every row one after the other (float32), the ``(n + 1,)`` offsets of the rows in them,
+        and each row's ``(n,)`` rate after resampling.
+    """
+    samples = table.column("samples").combine_chunks()
+    rates = np.asarray(table.column("sample_rate_hz").to_numpy(), dtype=np.float64)
+    offsets = samples.offsets.to_numpy().astype(np.int64)
+    offsets -= offsets[0]
+    flat = samples.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    if target_rate is None:
+        return flat, offsets, rates
+    needs_resampling = ~np.isclose(rates, target_rate)
+    if needs_resampling.any():
+        rows = [
+            resampled(flat[start:stop], float(rate), target_rate) if needed else flat[start:stop]
+            for start, stop, rate, needed in zip(offsets[:-1], offsets[1:], rates, needs_resampling, strict=True)
+        ]
+        flat = np.concatenate(rows) if rows else flat
+        offsets = np.concatenate([[0], np.cumsum([row.size for row in rows])]).astype(np.int64)
+    return flat, offsets, np.full(rates.shape, target_rate, dtype=np.float64)
+
+
+def resampled(signal: np.ndarray, source_rate: float, target_rate: float) -> np.ndarray:
+    """A signal sampled at ``source_rate`` resampled to ``target_rate`` (polyphase filtering in float64), float32."""
+    up, down = _ratio(target_rate, source_rate)
+    return resample_poly(np.asarray(signal, dtype=np.float64), up, down).astype(np.float32)
 
 
 def _ratio(target: float, source: float) -> tuple[int, int]:

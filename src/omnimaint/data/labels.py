@@ -12,6 +12,11 @@ is *known* when the failure records decide it:
   ``0`` (none) when no failure does and that is known, ``-1`` when unknown.
 - health state: critical (next failure within the longest horizon), degrading (within
   ``degraded_within``), healthy (known to be later), ``-1`` when unknown.
+
+Datasets of labelled states (a classification dataset: a CWRU recording, an inspection image) hold in
+``failures`` the *state* of an asset from a time on, not an event that ends a run; under a WindowSpec with
+``labels="states"`` (:func:`state_labels`) an anchor's fault type is that of the asset's latest state row at
+or before it, and no failure-time label is known.
 """
 
 from __future__ import annotations
@@ -104,4 +109,44 @@ def compute_labels(
         rul_known=rul_known.astype(np.float32),
         fault_type=fault_type.astype(np.int64),
         health_state=health.astype(np.int64),
+    )
+
+
+def state_labels(
+    anchors_us: np.ndarray,
+    state_ts_us: np.ndarray,
+    state_fault: np.ndarray,
+    spec: WindowSpec,
+    n_components: int,
+) -> Labels:
+    """Labels of the anchors of one asset whose ``failures`` rows are labelled states.
+
+    Args:
+        anchors_us: (n,) anchor times, microseconds since the Unix epoch.
+        state_ts_us: (s,) times from which each state holds (any order).
+        state_fault: (s,) fault-type index of each state (into the manifest's ``fault_types``; -1 when the
+            vocabulary lacks it).
+        spec: Only the number of horizons is read.
+        n_components: Number of components (second axis of the per-component labels).
+
+    Returns:
+        Labels with a leading axis of ``n``: the fault type ``1 + index`` of the latest state at or before each
+        anchor (``-1`` before the first state or for a state outside the vocabulary); every other label unknown.
+    """
+    anchors = np.asarray(anchors_us, dtype=np.int64)
+    order = np.argsort(np.asarray(state_ts_us, dtype=np.int64), kind="stable")
+    stamps = np.asarray(state_ts_us, dtype=np.int64)[order]
+    faults = np.asarray(state_fault, dtype=np.int64)[order]
+    latest = np.searchsorted(stamps, anchors, side="right") - 1
+    fault = np.where(latest >= 0, faults[np.maximum(latest, 0)] if faults.size else -1, -1)
+    n, horizons = anchors.size, len(spec.horizons)
+    return Labels(
+        failure_within=np.zeros((n, horizons), dtype=np.float32),
+        failure_within_known=np.zeros((n, horizons), dtype=np.float32),
+        component_failure_within=np.zeros((n, horizons, n_components), dtype=np.float32),
+        component_failure_within_known=np.zeros((n, horizons, n_components), dtype=np.float32),
+        rul_hours=np.zeros(n, dtype=np.float32),
+        rul_known=np.zeros(n, dtype=np.float32),
+        fault_type=np.where(fault >= 0, 1 + fault, -1).astype(np.int64),
+        health_state=np.full(n, -1, dtype=np.int64),
     )

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from omnimaint.data.bursts import WholeBursts
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.frame_store import FrameStore
 from omnimaint.data.item_index import (
@@ -29,11 +30,20 @@ from omnimaint.data.item_index import (
     micros_of,
     take,
 )
-from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels
+from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels, state_labels
 from omnimaint.data.schema import MAINTENANCE_KINDS, MODALITY_TABLES, SEVERITIES, TABLES
 from omnimaint.data.splits import Split
 from omnimaint.data.vocab import Vocabulary
-from omnimaint.data.windows import MODALITIES, Batch, Labels, Sample, WindowSpec, micros, timestamps_us
+from omnimaint.data.windows import (
+    MODALITIES,
+    Batch,
+    Labels,
+    Sample,
+    TelemetryWindow,
+    WindowSpec,
+    micros,
+    timestamps_us,
+)
 from omnimaint.errors import ConfigError
 from omnimaint.progress import progress_bar
 
@@ -164,9 +174,14 @@ class WindowedDataset:
         return center, scale
 
     def waveform_rms(self) -> np.ndarray:
-        """Per waveform channel, the RMS of the bursts that some window reads (1 when none)."""
+        """Per waveform channel, the RMS of the bursts (with ``align="anchor"``: of the samples) that some window
+        reads (1 when none)."""
         if not self._wf:
             return np.ones(0, dtype=np.float32)
+        if self._whole is not None:
+            assert self.spec.waveforms is not None
+            slots, valid = last_slots(self._wf["lo"], self._wf["hi"], self.spec.waveforms.max_bursts)
+            return self._whole.rms(self._anchor_us, slots, valid, self.spec.waveforms.length)
         covered = in_any_range(self._wf["lo"], self._wf["hi"], len(self._wf["data"]))
         rms = np.ones(self._wf["data"].shape[1], dtype=np.float32)
         for c in range(len(rms)):
@@ -292,8 +307,10 @@ class WindowedDataset:
         np.add.at(sums, (rows, channel), values)
         np.add.at(counts, (rows, channel), 1)
         observed = counts > 0
+        values = np.where(observed, sums / np.maximum(counts, 1), 0.0)
+        values, observed = _derived_channels(values, observed, offset, n_bins, window)
         self._tel = {
-            "values": np.where(observed, sums / np.maximum(counts, 1), 0.0).astype(np.float32),
+            "values": values.astype(np.float32),
             "mask": observed,
             "offset": offset,
             "k0": k0,
@@ -304,6 +321,7 @@ class WindowedDataset:
     def _prepare_waveforms(self) -> None:
         window = self.spec.waveforms
         self._wf: dict[str, np.ndarray] = {}
+        self._whole: WholeBursts | None = None  # the bursts kept whole, with align="anchor"
         if window is None:
             return
         channels = self.vocab.waveform_channels
@@ -319,14 +337,19 @@ class WindowedDataset:
         slot_of_row, slot_keys = pd.factorize(slot_key, sort=True)
         slot_asset = np.asarray(slot_keys.get_level_values(0), dtype=np.int64)
         slot_ts = np.asarray(slot_keys.get_level_values(1), dtype=np.int64)
+        index, order = ItemIndex.group(slot_asset, slot_ts, len(self.asset_list))
+        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
+        self._wf = {"ts": index.ts, "lo": lo, "hi": hi}
+        if window.align == "anchor":
+            whole = WholeBursts.of(table, slot_of_row, channel, slot_ts, len(channels), window.sample_rate_hz)
+            self._whole = whole.reorder(order)
+            return
         signals = fixed_length(table, window.length, window.sample_rate_hz)
         data = np.zeros((len(slot_keys), len(channels), window.length), dtype=np.float32)
         mask = np.zeros((len(slot_keys), len(channels)), dtype=bool)
         data[slot_of_row, channel] = signals
         mask[slot_of_row, channel] = True
-        index, order = ItemIndex.group(slot_asset, slot_ts, len(self.asset_list))
-        lo, hi = index.window(self._anchor_asset, self._anchor_us, micros(window.lookback))
-        self._wf = {"data": data[order], "mask": mask[order], "ts": index.ts, "lo": lo, "hi": hi}
+        self._wf |= {"data": data[order], "mask": mask[order]}
 
     def _prepare_frames(self) -> None:
         window = self.spec.frames
@@ -439,6 +462,12 @@ class WindowedDataset:
         for a in np.unique(self._anchor_asset):
             rows = np.flatnonzero(self._anchor_asset == a)
             mine = asset == a
+            if self.spec.labels == "states":
+                states = state_labels(
+                    self._anchor_us[rows], fail_ts[mine], fault[mine], self.spec, len(self.vocab.components)
+                )
+                parts.append((rows, states))
+                continue
             observed = max(int(last[a]), int(fail_ts[mine].max()) if mine.any() else int(last[a]))
             if censor is not None:
                 observed = min(observed, censor)
@@ -505,6 +534,8 @@ class WindowedDataset:
         length = self.spec.telemetry.length
         local = (tel["last_bin"][idx] - tel["k0"][asset])[:, None] - length + 1 + np.arange(length)[None, :]
         n_bins = tel["n_bins"][asset][:, None]
+        if self.spec.telemetry.before_start == "first":
+            local = np.maximum(local, 0)  # the asset's first step repeated
         valid = (local >= 0) & (local < n_bins)
         rows = np.where(valid, tel["offset"][asset][:, None] + np.clip(local, 0, None), 0)
         return {
@@ -516,6 +547,9 @@ class WindowedDataset:
         wf = self._wf
         assert self.spec.waveforms is not None
         slots, valid = last_slots(wf["lo"][idx], wf["hi"][idx], self.spec.waveforms.max_bursts)
+        if self._whole is not None:
+            waveforms, mask, age = self._whole.cut(anchors, slots, valid, self.spec.waveforms.length)
+            return {"waveforms": waveforms, "waveform_mask": mask, "waveform_age_hours": age}
         return {
             "waveforms": take(wf["data"], slots, valid, 0.0),
             "waveform_mask": take(wf["mask"], slots, valid, False),
@@ -573,3 +607,49 @@ class WindowedDataset:
             if ids is not None:
                 parts[key] = np.where(ids >= 0, lookup[ids], -1)
         return tuple(self._texts[i] for i in used)
+
+
+def _derived_channels(
+    values: np.ndarray, observed: np.ndarray, offset: np.ndarray, n_bins: np.ndarray, window: TelemetryWindow
+) -> tuple[np.ndarray, np.ndarray]:
+    """The telemetry grid with the drift and age channels ``window`` asks for appended (column order of
+    :meth:`TelemetryWindow.input_channels`).
+
+    Args:
+        values: Grid values ``(rows, readings)``; row 0 is the dummy row, asset ``a`` holds rows
+            ``offset[a] … offset[a] + n_bins[a] - 1``.
+        observed: Which values are observed, same shape.
+        offset: First row of each asset.
+        n_bins: Grid steps of each asset.
+        window: The telemetry window.
+
+    Returns:
+        Values and observed masks with the derived columns. A drift is observed where its reading is and the
+        asset's start holds a reading of that channel so far; the age is known on every step of the asset.
+    """
+    columns, masks = [values], [observed]
+    steps = window.drift_steps
+    if steps:
+        baseline = np.zeros_like(values)
+        known = np.zeros_like(observed)
+        for start, n in zip(offset.tolist(), n_bins.tolist(), strict=True):
+            head = slice(start, start + min(n, steps))
+            sums = np.cumsum(values[head] * observed[head], axis=0)
+            counts = np.cumsum(observed[head], axis=0)
+            mean = sums / np.maximum(counts, 1)  # mean of the start's readings up to each step
+            baseline[start : start + n] = np.concatenate([mean, np.repeat(mean[-1:], n - len(mean), axis=0)])
+            seen = counts > 0
+            known[start : start + n] = np.concatenate([seen, np.repeat(seen[-1:], n - len(seen), axis=0)])
+        drift_known = observed & known
+        columns.append(np.where(drift_known, values - baseline, 0.0))
+        masks.append(drift_known)
+    if window.age:
+        age = np.zeros((len(values), 1))
+        defined = np.zeros((len(values), 1), dtype=bool)
+        hours = window.step / timedelta(hours=1)
+        for start, n in zip(offset.tolist(), n_bins.tolist(), strict=True):
+            age[start : start + n, 0] = np.arange(n) * hours
+            defined[start : start + n, 0] = True
+        columns.append(age)
+        masks.append(defined)
+    return np.concatenate(columns, axis=1), np.concatenate(masks, axis=1)

@@ -43,6 +43,10 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+DRIFT_PREFIX = "drift_"
+AGE_CHANNEL = "age_hours"
+
+
 class TelemetryWindow(_Frozen):
     """Telemetry on a regular grid.
 
@@ -50,26 +54,57 @@ class TelemetryWindow(_Frozen):
         lookback: How far back the window looks.
         step: Grid resolution; readings inside one step are averaged.
         channels: Channels in model order; ``None`` takes every telemetry channel of the manifest.
+        before_start: What a window that reaches back before the asset's first grid step holds there:
+            ``mask`` (nothing, masked) or ``first`` (the asset's first step repeated, observed: the
+            front-padding of the run-to-failure literature, for assets whose whole life is recorded).
+        drift_over: If set, each reading also enters as its departure from the asset's start, the reading
+            minus its mean over the asset's first ``drift_over`` of data (the steps so far while the
+            asset is younger), as the channel ``drift_<reading>``: assets start at different levels
+            (manufacturing variation, initial wear) that a late window no longer shows.
+        age: Add the asset's age, hours since its first grid step, as the last channel ``age_hours``.
     """
 
     lookback: timedelta = timedelta(hours=24)
     step: timedelta = timedelta(minutes=10)
     channels: tuple[str, ...] | None = None
+    before_start: Literal["mask", "first"] = "mask"
+    drift_over: timedelta | None = None
+    age: bool = False
 
     @property
     def length(self) -> int:
         return int(self.lookback / self.step)
 
+    @property
+    def drift_steps(self) -> int:
+        """Grid steps of the start the drift channels are taken from (0: no drift channels)."""
+        return 0 if self.drift_over is None else max(1, int(self.drift_over / self.step))
+
+    def input_channels(self, readings: tuple[str, ...]) -> tuple[str, ...]:
+        """The channels of the telemetry array, in column order: the readings, their drift, the age."""
+        drift = tuple(DRIFT_PREFIX + c for c in readings) if self.drift_steps else ()
+        return (*readings, *drift, *((AGE_CHANNEL,) if self.age else ()))
+
 
 class WaveformWindow(_Frozen):
     """The most recent high-rate bursts.
 
+    A burst is a waveform row: sample ``i`` of a row stored at ``ts`` with rate ``r`` (after resampling) was
+    taken at ``ts + i / r``. Which ``length`` of its samples a slot holds is ``align``'s choice:
+
+    - ``start``: the first ``length`` (a snapshot taken at ``ts``), zero-padded when the burst is shorter.
+    - ``anchor``: the last ``length`` taken at or before the anchor, zero-padded in front when fewer were (a
+      burst that ended before the anchor gives its last ``length``); the slot's age is then the time from its
+      last sample to the anchor. One long recording stored as one row, such as a continuous vibration
+      record, so gives each anchor the stretch of signal that ends there.
+
     Attributes:
-        lookback: Bursts older than this are not used.
+        lookback: Bursts that started this long before the anchor or earlier are not used.
         max_bursts: Slots per sample.
-        length: Samples per burst kept (cropped from the start, zero-padded and masked when shorter).
+        length: Samples per slot.
         sample_rate_hz: Bursts at another rate are resampled to this one; ``None`` keeps rates as stored.
         channels: Waveform channels in model order; ``None`` takes every waveform channel of the manifest.
+        align: Which samples of a burst a slot holds (above).
     """
 
     lookback: timedelta = timedelta(hours=6)
@@ -77,6 +112,7 @@ class WaveformWindow(_Frozen):
     length: int = Field(default=2048, ge=16)
     sample_rate_hz: float | None = Field(default=None, gt=0)
     channels: tuple[str, ...] | None = None
+    align: Literal["start", "anchor"] = "start"
 
 
 class FrameWindow(_Frozen):
@@ -133,6 +169,10 @@ class WindowSpec(_Frozen):
         rul_cap: Remaining useful life is capped here (the piecewise-linear target).
         degraded_within: A sample is ``degrading`` when the next failure is within this, ``critical``
             when it is within the longest horizon.
+        labels: What the dataset's ``failures`` rows are: ``failures`` (events that end a run; every label
+            is derived from the time to the next one) or ``states`` (labelled states of a classification
+            dataset, each holding from its time on: only the fault type is known, that of the latest state
+            at or before the anchor; see :mod:`omnimaint.data.labels`).
     """
 
     telemetry: TelemetryWindow | None = TelemetryWindow()
@@ -144,6 +184,7 @@ class WindowSpec(_Frozen):
     horizons: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=72))
     rul_cap: timedelta = timedelta(days=14)
     degraded_within: timedelta = timedelta(days=7)
+    labels: Literal["failures", "states"] = "failures"
 
     @model_validator(mode="after")
     def _consistent(self) -> WindowSpec:

@@ -17,6 +17,7 @@ from omnimaint.atomic import BENCH, BENCH_TITLE, claim_folder
 from omnimaint.data.dataset import Dataset
 from omnimaint.evaluation.protocols import get_method, get_protocol, run_protocol
 from omnimaint.evaluation.protocols.base import check_subset
+from omnimaint.evaluation.protocols.running import check_run
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +70,17 @@ def reproduce_command(protocol: str, dataset: Path, method: str, seed: int, subs
 
 
 def run_bench(
-    protocol: str, dataset: Path, method: str, seed: int = 0, subset: str | None = None, *, runs: Path | None = None
+    protocol: str, dataset: Path, method: str, seed: int = 0, subset: str | None = None, *, out: Path | None = None
 ) -> BenchRecord:
     """Run a registered protocol on a dataset with a registered method and time it.
 
     Args:
         subset: For a protocol with subsets (``cmapss``, ``cmapss-long``), the one to evaluate; by default the
             first the dataset holds, and the record's notes say so when it holds several.
-        runs: Where a method that trains a bundle keeps its run folder
-            (``<runs>/<protocol>__<method>__<dataset folder>__seed<seed>``, the bundle in its ``bundle/``);
-            ``None``: a temporary folder.
+        out: The benchmark results folder the record will go to, claimed once the protocol, method and dataset
+            are known to be good; a method that trains a bundle keeps its run folder in it
+            (``<out>/runs/<protocol>__<method>__<dataset folder>__seed<seed>``, the bundle in its ``bundle/``).
+            ``None``: the run folder is a temporary one.
 
     Raises:
         ProtocolError: if the protocol or method is unknown, the protocol cannot run on the dataset, or the
@@ -88,8 +90,11 @@ def run_bench(
     get_method(protocol, method)  # fail on an unknown name before reading the dataset
     check_subset(protocol, subset)
     opened = Dataset(dataset)
+    workdir = None
+    if out is not None and check_run(opened, protocol, method, subset)[1].trains_bundle:
+        run = f"{protocol}__{method}__{dataset.name or opened.manifest.name}__seed{seed}"
+        workdir = claim_folder(out, BENCH, reuse=True) / RUNS_DIR / run
     start = time.perf_counter()
-    workdir = runs / f"{protocol}__{method}__{dataset.name or opened.manifest.name}__seed{seed}" if runs else None
     result = run_protocol(opened, protocol, method, seed, subset, workdir=workdir)
     wall = time.perf_counter() - start
     logger.info("%s / %s on %s: %s (%.1f s)", protocol, method, dataset, result.metrics, wall)
@@ -132,6 +137,10 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+RUNS_DIR = "runs"
+"""The folder of a benchmark results folder that holds the run folders of bundle-training methods."""
 
 
 def write_record(record: BenchRecord, out: Path) -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,31 +22,8 @@ import pandas as pd
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.evaluation.bench import json_safe
-from omnimaint.evaluation.protocols import get_method
-from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, validate_azure_pdm
-from omnimaint.evaluation.protocols.azure_pdm import validate_azure_pdm_bundle as validate_bundle_pdm
-from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError
-from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, validate_cmapss
-from omnimaint.evaluation.protocols.images import ImageConfig, validate_image_classification
-
-
-@dataclass(frozen=True)
-class Validation:
-    """A protocol's validation half and its default settings (a frozen dataclass ``--protocol-set`` replaces)."""
-
-    validate: Callable[..., dict[str, float]]
-    """``(dataset, factory, seed, split_seed, config) -> metrics``."""
-    config: Any
-    validate_bundle: Callable[..., dict[str, float]] | None = None
-    """For a method that trains a bundle: ``(dataset, trainer, seed, config) -> metrics``."""
-
-
-VALIDATORS: dict[str, Validation] = {
-    "cmapss": Validation(validate_cmapss, CmapssConfig()),
-    "cmapss-long": Validation(validate_cmapss, LONG_HISTORY),
-    "images": Validation(validate_image_classification, ImageConfig()),
-    "azure-pdm": Validation(validate_azure_pdm, PdmConfig(), validate_bundle_pdm),
-}
+from omnimaint.evaluation.protocols import get_method, get_protocol, list_protocols
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, Tuning
 
 TUNING_FILE = "tuning.jsonl"
 
@@ -114,15 +91,26 @@ class TuningRecord:
         return json.dumps(json_safe(asdict(self)), ensure_ascii=False)
 
 
+def tuned_protocols() -> list[str]:
+    """The protocols ``omnimaint tune`` is offered for (those registered with a :class:`Tuning`), sorted."""
+    return [name for name in list_protocols() if get_protocol(name).tuning is not None]
+
+
+def _tuning(protocol: str) -> Tuning:
+    tuning = get_protocol(protocol).tuning
+    if tuning is None:
+        offered = ", ".join(tuned_protocols())
+        raise ProtocolError(f"tuning on validation data is offered for {offered}, not {protocol!r}")
+    return tuning
+
+
 def protocol_config(protocol: str, settings: dict[str, Any]) -> Any:
     """The protocol's validation settings with ``settings`` replaced.
 
     Raises:
         ProtocolError: for a protocol without validation tuning, or naming the settings if one is unknown.
     """
-    if protocol not in VALIDATORS:
-        raise ProtocolError(f"tuning on validation data is offered for {', '.join(VALIDATORS)}, not {protocol!r}")
-    default = VALIDATORS[protocol].config
+    default = _tuning(protocol).config
     known = [f.name for f in fields(default)]
     unknown = sorted(set(settings) - set(known))
     if unknown:
@@ -154,7 +142,7 @@ def run_tuning(
     built = factory(seed)  # an unknown setting fails before the data are read
     opened = Dataset(dataset)
     start = time.perf_counter()
-    validation = VALIDATORS[protocol]
+    validation = _tuning(protocol)
     if registered.trains_bundle:
         if validation.validate_bundle is None:
             raise ProtocolError(f"protocol {protocol!r} cannot tune a method that trains a bundle")

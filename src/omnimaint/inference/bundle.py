@@ -55,7 +55,7 @@ from omnimaint.inference.bundle_files import (
 )
 from omnimaint.inference.signatures import verify_signature
 from omnimaint.models.config import ModelConfig
-from omnimaint.models.omni import OmniModel
+from omnimaint.models.omni import HealthModel, build_model
 from omnimaint.models.preprocessing import PreprocessorState
 
 logger = logging.getLogger(__name__)
@@ -147,13 +147,13 @@ class Bundle:
     path: Path | None = None
     files: dict[str, str] = field(default_factory=dict)
 
-    def build_model(self) -> OmniModel:
-        """The model with the bundle's weights, in eval mode.
+    def build_model(self) -> HealthModel:
+        """The model with the bundle's weights, in eval mode (an ensemble when ``model_config.ensemble > 1``).
 
         Raises:
             BundleError: if the weights' names or shapes differ from the architecture.
         """
-        model = OmniModel(self.model_config)
+        model = build_model(self.model_config)
         expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
         check_state_dict(expected, self.state_dict, self.path / WEIGHTS_FILE if self.path else "the weights")
         model.load_state_dict(self.state_dict)

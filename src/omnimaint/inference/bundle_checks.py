@@ -18,7 +18,7 @@ from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import OmnimaintError
 from omnimaint.inference.bundle_files import BundleError
 from omnimaint.models.config import ModelConfig
-from omnimaint.models.omni import OmniModel
+from omnimaint.models.omni import build_model
 from omnimaint.models.preprocessing import Preprocessor, PreprocessorState, complete_config
 
 
@@ -35,7 +35,7 @@ def check_preprocessors(state: PreprocessorState, window: WindowSpec, where: Pat
     vocab = state.vocab
     statistics: dict[str, tuple[tuple[float, ...], int, bool]] = {}
     if window.telemetry is not None:
-        channels = len(vocab.telemetry_channels)
+        channels = len(window.telemetry.input_channels(vocab.telemetry_channels))
         statistics |= {"telemetry_center": (state.telemetry_center, channels, False)}
         statistics |= {"telemetry_scale": (state.telemetry_scale, channels, True)}
     if window.waveforms is not None:
@@ -105,7 +105,7 @@ def architecture_shapes(model: ModelConfig) -> dict[str, tuple[int, ...]] | None
     # A plain CPU build takes a fraction of a second (a meta-device one costs seconds of torch warm-up);
     # fork_rng keeps the caller's seeded random stream untouched by the throwaway initialisation.
     with torch.random.fork_rng(devices=[]):
-        skeleton = OmniModel(model)
+        skeleton = build_model(model)
     return {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
 
 

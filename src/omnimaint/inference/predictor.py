@@ -7,7 +7,7 @@ so nothing is re-implemented on the serving side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -21,11 +21,15 @@ from omnimaint.data.splits import Split
 from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
 from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
 from omnimaint.inference.compatibility import ensure_fit
+from omnimaint.models.frame_views import N_VIEWS, dihedral_view
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
 from omnimaint.models.preprocessing import Preprocessor, mask_modalities
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 """``torch``; ``onnx`` (ONNX Runtime on ``model.onnx``); ``onnx-int8`` (on the quantised ``model.int8.onnx``)."""
+
+FrameViews = Literal["one", "dihedral"]
+"""Test-time frame views: each window as it is, or the mean over the eight flips and transposes of its frames."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ class Predictor:
             ``bundle.json``; it is read through its checksum like every file of a bundle.
         threads: Intra-op threads of the backend (``None``: library default).
         preprocessor: A preprocessor built on the bundle's state (to share a warm text-embedding cache).
+        frame_views: Test-time frame views instead of the bundle's (``preprocess.frames.test_views`` when it
+            was trained), for measuring what they change.
     """
 
     def __init__(
@@ -146,6 +152,7 @@ class Predictor:
         onnx_file: Path | None = None,
         threads: int | None = None,
         preprocessor: Preprocessor | None = None,
+        frame_views: FrameViews | None = None,
     ) -> None:
         if bundle.kind != "model":
             raise BundleError(f"{bundle.path}: a '{bundle.kind}' bundle has no trained heads; fine-tune it first")
@@ -154,6 +161,7 @@ class Predictor:
         self.preprocessor = preprocessor if preprocessor is not None else Preprocessor(bundle.preprocessor)
         self.modalities = bundle.model_config.modalities
         self.input_names = ModelInputs.field_names(self.modalities)
+        self.frame_views: FrameViews = frame_views or bundle.preprocessor.frames.test_views
         self._rul_cap_hours = bundle.window.rul_cap.total_seconds() / 3600
         self._thresholds = np.asarray(bundle.thresholds.failure_probability or [0.5] * len(bundle.window.horizons))
         if backend == "torch":
@@ -222,22 +230,36 @@ class Predictor:
         feeds = {name: t.numpy() for name, t in zip(self.input_names, inputs.flatten(self.modalities), strict=True)}
         return tuple(self.session.run(list(HEAD_OUTPUTS), feeds))
 
-    def predict(self, batch: Batch, *, drop: tuple[str, ...] = ()) -> HealthOutput:
-        """Assess a batch of windows; ``drop`` marks modalities absent (to measure what each one adds)."""
+    def _assess(self, inputs: ModelInputs) -> tuple[np.ndarray, ...]:
+        """Head outputs with probabilities in place of logits: failure probability (B, H, 1 + P), RUL fraction,
+        fault and health probabilities, anomaly score, modality weights."""
+        failure, rul, fault, health, anomaly, weights = self.raw(inputs)
+        return _sigmoid(failure), rul, _softmax(fault), _softmax(health), anomaly, weights
+
+    def predict(
+        self, batch: Batch, *, drop: tuple[str, ...] = (), frame_views: FrameViews | None = None
+    ) -> HealthOutput:
+        """Assess a batch of windows; ``drop`` marks modalities absent (to measure what each one adds);
+        ``frame_views`` overrides the predictor's test-time frame views for this call. With ``dihedral`` views
+        every output (probabilities, RUL, anomaly score, weights) is the mean over the eight views."""
         inputs = self.preprocessor(batch)
         if drop:
             inputs = mask_modalities(inputs, drop)
-        failure, rul, fault, health, anomaly, weights = self.raw(inputs)
-        probability = _sigmoid(failure)  # (B, H, 1 + P)
+        if (frame_views or self.frame_views) == "dihedral" and inputs.frames is not None:
+            views = [self._assess(replace(inputs, frames=dihedral_view(inputs.frames, v))) for v in range(N_VIEWS)]
+            assessed = tuple(np.mean(outputs, axis=0) for outputs in zip(*views, strict=True))
+        else:
+            assessed = self._assess(inputs)
+        probability, rul, fault, health, anomaly, weights = assessed  # probability: (B, H, 1 + P)
         vocab = self.bundle.preprocessor.vocab
         return HealthOutput(
             asset_ids=batch.asset_ids,
             anchors=batch.anchors,
             failure_probability=probability[:, :, 0],
             component_failure_probability=probability[:, :, 1:],
-            rul_hours=rul * self._rul_cap_hours,
-            fault_probabilities=_softmax(fault),
-            health_probabilities=_softmax(health),
+            rul_hours=np.minimum(rul, 1.0) * self._rul_cap_hours,  # the head's softplus is not bounded above
+            fault_probabilities=fault,
+            health_probabilities=health,
             anomaly_score=anomaly,
             modality_weights=weights,
             alerts=probability[:, :, 0] >= self._thresholds[None, :],
@@ -254,13 +276,18 @@ class Predictor:
         progress: bool = False,
         drop: tuple[str, ...] = (),
         description: str = "scoring windows",
+        frame_views: FrameViews | None = None,
     ) -> HealthOutput:
         """Assess every window of ``windows`` (in anchor order); with ``progress``, a bar (see
-        :mod:`omnimaint.progress`) says ``description`` and counts the batches."""
+        :mod:`omnimaint.progress`) says ``description`` and counts the batches. ``drop`` and ``frame_views`` as
+        in :meth:`predict`."""
         from omnimaint.progress import track
 
         starts = track(range(0, len(windows), batch_size), description, enabled=progress)
         parts = [
-            self.predict(windows.batch(np.arange(s, min(s + batch_size, len(windows)))), drop=drop) for s in starts
+            self.predict(
+                windows.batch(np.arange(s, min(s + batch_size, len(windows)))), drop=drop, frame_views=frame_views
+            )
+            for s in starts
         ]
         return HealthOutput.concat(parts)

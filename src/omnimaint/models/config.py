@@ -64,6 +64,27 @@ class VisionEncoderConfig(_Frozen):
     grid: int = Field(default=4, ge=1)
 
 
+class FramePreprocessing(_Frozen):
+    """How camera frames are prepared for the vision encoder. Kept in the bundle's preprocessor state, so that
+    training, evaluation, the Predictor and ONNX inference prepare frames alike.
+
+    Attributes:
+        grey: Turn each frame into grey levels (ITU-R BT.601 luma, as PIL's ``L`` mode), the same on all three
+            colour channels: for cameras whose colour says nothing about the state (monochrome inspection
+            cameras, surfaces lit by changing light).
+        normalise: ``dataset``: each colour standardised by the mean and standard deviation of the training
+            frames; ``frame``: each frame by its own mean and standard deviation (contrast normalisation), for
+            scenes whose texture carries the state while brightness and contrast change from frame to frame.
+        test_views: ``one``: the Predictor scores each window as it is; ``dihedral``: it averages its outputs
+            (probabilities, RUL, anomaly score) over the eight flips and transposes of every frame, at eight
+            times the cost, for scenes whose state does not depend on their orientation (surface textures).
+    """
+
+    grey: bool = False
+    normalise: Literal["dataset", "frame"] = "dataset"
+    test_views: Literal["one", "dihedral"] = "one"
+
+
 class TextEncoderConfig(_Frozen):
     """Text pathway shared by event messages and work orders.
 
@@ -132,6 +153,8 @@ class ModelConfig(_Frozen):
         vision: Vision encoder.
         text: Text pathway.
         fusion: Fusion.
+        ensemble: Members of this architecture trained from seeds ``seed``, ``seed + 1`` …; the model's outputs
+            are their mean (of probabilities, for the classification heads). 1: a single model.
     """
 
     modalities: tuple[str, ...] = ()
@@ -154,6 +177,7 @@ class ModelConfig(_Frozen):
     vision: VisionEncoderConfig = VisionEncoderConfig()
     text: TextEncoderConfig = TextEncoderConfig()
     fusion: FusionConfig = FusionConfig()
+    ensemble: int = Field(default=1, ge=1)
 
     @property
     def text_input_dim(self) -> int:

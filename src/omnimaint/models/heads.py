@@ -54,6 +54,10 @@ class MultiTaskHeads(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         d = config.d_model
+        self.readout_only: frozenset[str] = frozenset()
+        """Heads (``failure``, ``rul``, ``fault``, ``health``) that read the shared layers without training them:
+        their gradients stop at the trunk's output. Set by training (``optim.encoder_tasks``); no effect on
+        what the model computes."""
         self.n_horizons = config.n_horizons
         self.n_targets = 1 + config.n_components
         self.trunk = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Dropout(config.dropout))
@@ -65,6 +69,11 @@ class MultiTaskHeads(nn.Module):
 
     def forward(self, fused: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h = self.trunk(fused)
-        failure = self.failure(h).reshape(-1, self.n_horizons, self.n_targets)
-        rul = nn.functional.softplus(self.rul(h).squeeze(-1))
-        return failure, rul, self.fault(h), self.health(h), self.anomaly(fused)
+        readout = h.detach() if self.readout_only else h
+
+        def read(task: str) -> torch.Tensor:
+            return readout if task in self.readout_only else h
+
+        failure = self.failure(read("failure")).reshape(-1, self.n_horizons, self.n_targets)
+        rul = nn.functional.softplus(self.rul(read("rul")).squeeze(-1))
+        return failure, rul, self.fault(read("fault")), self.health(read("health")), self.anomaly(fused)

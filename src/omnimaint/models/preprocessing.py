@@ -14,12 +14,16 @@ from pydantic import BaseModel, ConfigDict
 
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.data.windows import MODALITIES, Batch, WindowSpec
-from omnimaint.models.config import ModelConfig, TextEncoderConfig
+from omnimaint.models.config import FramePreprocessing, ModelConfig, TextEncoderConfig
 from omnimaint.models.inputs import ModelInputs
 from omnimaint.models.text_embedding import DomainTokenizer, SentenceEmbedder
 from omnimaint.progress import progress_bar
 
 TELEMETRY_CLIP = 10.0
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+"""ITU-R BT.601 weights of red, green and blue in grey levels (those of PIL's ``L`` mode)."""
+MIN_FRAME_STD = 1e-3
+"""Floor of a frame's own standard deviation under contrast normalisation (a flat or empty frame stays 0)."""
 
 
 class TrainingWindows(Protocol):
@@ -57,7 +61,7 @@ class TrainingWindows(Protocol):
 
 
 class PreprocessorState(BaseModel):
-    """Everything fitted, as stored in ``preprocessors.json``."""
+    """Everything fitted, and the preprocessing options (``frames``, ``text``), as stored in ``preprocessors.json``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +72,7 @@ class PreprocessorState(BaseModel):
     waveform_scale: tuple[float, ...] = ()
     frame_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     frame_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    frames: FramePreprocessing = FramePreprocessing()
     text: TextEncoderConfig = TextEncoderConfig()
     text_embedding_dim: int = 384
     domain_tokenizer: str | None = None
@@ -103,9 +108,11 @@ class Preprocessor:
         windows: TrainingWindows,
         text: TextEncoderConfig | None = None,
         *,
+        frames: FramePreprocessing | None = None,
         embedder: SentenceEmbedder | None = None,
     ) -> Preprocessor:
-        """Fit on the data the training windows read (never on validation or test data)."""
+        """Fit on the data the training windows read (never on validation or test data); ``frames`` and
+        ``text`` are options kept in the state (default: their defaults)."""
         text = text if text is not None else TextEncoderConfig()
         modalities = windows.spec.enabled
         uses_text = any(m in modalities for m in ("events", "maintenance"))
@@ -133,6 +140,7 @@ class Preprocessor:
             waveform_scale=tuple(float(v) for v in waveform_scale),
             frame_mean=tuple(float(v) for v in frame_mean),  # type: ignore[arg-type]
             frame_std=tuple(float(v) for v in frame_std),  # type: ignore[arg-type]
+            frames=frames if frames is not None else FramePreprocessing(),
             text=text.model_copy(update={"embedding_dim": dim}),
             text_embedding_dim=dim,
             domain_tokenizer=tokenizer_json,
@@ -170,6 +178,23 @@ class Preprocessor:
             out[present] = table[ids[present]]
         return torch.from_numpy(out), torch.from_numpy(present)
 
+    def _frames(self, frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Frames (B, K, Cam, S, S, 3) uint8 → (B, K, Cam, 3, S, S) float32 as ``state.frames`` says; empty slots 0."""
+        options = self.state.frames
+        pixels = frames.astype(np.float32) / 255.0
+        mean, std = self._frame_mean, self._frame_std
+        if options.grey:
+            pixels = pixels @ LUMA  # (B, K, Cam, S, S)
+            # The mean of the grey levels is the luma-weighted mean of the colours; their spread is at most the
+            # luma-weighted spread of the colours, and equal to it for grey sources.
+            mean, std = LUMA @ mean, LUMA @ std
+            pixels = np.repeat(pixels[..., None], 3, axis=-1)
+        if options.normalise == "frame":
+            mean = pixels.mean(axis=(-3, -2, -1), keepdims=True)
+            std = np.maximum(pixels.std(axis=(-3, -2, -1), keepdims=True), MIN_FRAME_STD)
+        pixels = (pixels - mean) / std * mask[..., None, None, None]
+        return np.ascontiguousarray(np.moveaxis(pixels, -1, -3), dtype=np.float32)
+
     def __call__(self, batch: Batch) -> ModelInputs:
         """Model inputs for ``batch`` (CPU tensors)."""
         fields: dict[str, torch.Tensor] = {
@@ -191,9 +216,7 @@ class Preprocessor:
             fields["waveform_age"] = torch.from_numpy(batch.waveform_age_hours)
         if "frames" in modalities:
             assert batch.frames is not None and batch.frame_mask is not None and batch.frame_age_hours is not None
-            pixels = (batch.frames.astype(np.float32) / 255.0 - self._frame_mean) / self._frame_std
-            pixels *= batch.frame_mask[..., None, None, None]
-            fields["frames"] = torch.from_numpy(np.ascontiguousarray(np.moveaxis(pixels, -1, -3)))
+            fields["frames"] = torch.from_numpy(self._frames(batch.frames, batch.frame_mask))
             fields["frame_mask"] = torch.from_numpy(batch.frame_mask)
             fields["frame_age"] = torch.from_numpy(batch.frame_age_hours)
         if "events" in modalities:
@@ -242,7 +265,7 @@ def complete_config(architecture: ModelConfig, spec: WindowSpec, preprocessor: P
     vocab = preprocessor.state.vocab
     sizes: dict[str, object] = {
         "modalities": spec.enabled,
-        "n_telemetry_channels": len(vocab.telemetry_channels),
+        "n_telemetry_channels": len(spec.telemetry.input_channels(vocab.telemetry_channels)) if spec.telemetry else 0,
         "n_waveform_channels": len(vocab.waveform_channels),
         "n_cameras": len(vocab.cameras),
         "n_event_codes": vocab.n_event_codes,

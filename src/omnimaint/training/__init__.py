@@ -14,6 +14,13 @@ evaluation never imports training (methods reach it through the protocol registr
 Importing this package loads no Lightning: :func:`omnimaint.training.run.train` and ``pretrain`` do.
 """
 
-from omnimaint.training.config import DataConfig, OptimConfig, PretrainObjective, TrainConfig, load_config
+from omnimaint.training.config import (
+    DataConfig,
+    OptimConfig,
+    PreprocessConfig,
+    PretrainObjective,
+    TrainConfig,
+    load_config,
+)
 
-__all__ = ["DataConfig", "OptimConfig", "PretrainObjective", "TrainConfig", "load_config"]
+__all__ = ["DataConfig", "OptimConfig", "PreprocessConfig", "PretrainObjective", "TrainConfig", "load_config"]

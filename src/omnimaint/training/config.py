@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from omnimaint.data.splits import SplitStrategy
 from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import ConfigError, describe_validation_error
-from omnimaint.models.config import ModelConfig
+from omnimaint.models.config import FramePreprocessing, ModelConfig
 
 
 class _Frozen(BaseModel):
@@ -70,6 +70,17 @@ class OptimConfig(_Frozen):
         failure_positive_weight: Weight of a window followed by a failure against one that is not, in the
             failure loss (BCE ``pos_weight``): above 1 when failures are rare, so that the few failing
             windows are not drowned by the healthy ones.
+        encoder_tasks: The tasks (``failure``, ``rul``, ``fault``, ``health``) whose losses train the shared layers
+            (encoders, fusion, the heads' trunk); ``None``: all. The other heads still learn, on top of those
+            layers without changing them: for data where one task matters and the others' labels would pull
+            the shared state away from it (C-MAPSS: RUL; a failure within 24 h, the fault and the health state
+            are read off the same state, docs/decisions.md).
+        telemetry_noise: Standard deviation of Gaussian noise added to the preprocessed (robustly scaled)
+            telemetry of training windows, on observed steps only; 0 adds none. Against overfitting the sensor
+            noise of a few long runs (C-MAPSS).
+        frame_augmentation: ``dihedral``: each training window's frames are shown in one of the eight flips
+            and transposes (:mod:`omnimaint.models.frame_views`), drawn at random per window and step, for
+            scenes whose state does not depend on their orientation (surface textures); ``none``: as they are.
     """
 
     lr: float = Field(default=2e-3, gt=0, allow_inf_nan=False)
@@ -83,6 +94,9 @@ class OptimConfig(_Frozen):
     pretrained_lr_scale: float = Field(default=1.0, gt=0, le=1)
     pretrained_frozen_epochs: int = Field(default=0, ge=0)
     failure_positive_weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    telemetry_noise: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    encoder_tasks: tuple[Literal["failure", "rul", "fault", "health"], ...] | None = Field(default=None, min_length=1)
+    frame_augmentation: Literal["none", "dihedral"] = "none"
 
 
 class PretrainObjective(_Frozen):
@@ -128,6 +142,16 @@ class PretrainObjective(_Frozen):
         return stride
 
 
+class PreprocessConfig(_Frozen):
+    """Preprocessing options, kept in the bundle's preprocessor state (applied alike in training and inference).
+
+    Attributes:
+        frames: How camera frames are prepared (grey levels, contrast normalisation, test-time views).
+    """
+
+    frames: FramePreprocessing = FramePreprocessing()
+
+
 class TrainConfig(_Frozen):
     """Everything one training run needs.
 
@@ -136,6 +160,7 @@ class TrainConfig(_Frozen):
         model: Architecture (data-dependent sizes are filled in from the data).
         optim: Optimiser and loop.
         pretrain: Self-supervised objectives (``omnimaint pretrain``).
+        preprocess: Preprocessing options (a run that starts from a bundle keeps the bundle's).
         out: Run folder (checkpoints, logs, bundle).
         seed: Seed of everything (weights, shuffling, dropout).
         init_from: A pretraining run folder or checkpoint whose weights start fine-tuning.
@@ -146,6 +171,10 @@ class TrainConfig(_Frozen):
             one). Checked against the machine before any data is read (:mod:`omnimaint.training.preflight`).
         strategy: Lightning strategy (``auto``, ``ddp``, ``ddp_spawn``).
         num_workers: Data-loader workers.
+        threads: PyTorch intra-op CPU threads while training (``None``: PyTorch's default, one per core). Small
+            models train much faster on 1: their operations are too small to split, and on a busy machine
+            threads that wait for each other cost far more than they bring (a C-MAPSS batch: 24 ms on one
+            thread, 1.6 s on two beside other work, docs/decisions.md).
         target_false_alarms_per_asset_day: Alert thresholds are calibrated on validation to this rate.
         deterministic: Ask torch for deterministic algorithms.
         progress: Show progress bars.
@@ -155,6 +184,7 @@ class TrainConfig(_Frozen):
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     pretrain: PretrainObjective = PretrainObjective()
+    preprocess: PreprocessConfig = PreprocessConfig()
     out: Path = Path("runs/omnimaint")
     seed: int = 0
     init_from: Path | None = None
@@ -163,6 +193,7 @@ class TrainConfig(_Frozen):
     accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"] = "cpu"
     strategy: str = "auto"
     num_workers: int = Field(default=0, ge=0)
+    threads: int | None = Field(default=None, ge=1)
     target_false_alarms_per_asset_day: float = Field(default=0.05, gt=0, allow_inf_nan=False)
     deterministic: bool = True
     progress: bool = True

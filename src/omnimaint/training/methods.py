@@ -4,12 +4,11 @@ Registered from training, not from :mod:`omnimaint.evaluation` (which never impo
 this module adds ``omnimodel`` to every protocol it fits. The command line imports it before it runs a
 benchmark; so does any program that wants the model among the methods.
 
-On a protocol that scores bundles (``azure-pdm``), ``omnimodel`` is :func:`omnimaint.training.run.train`
-with the protocol's packaged config (:func:`protocol_config`) on the protocol's anchors: the bundle a user
-gets from ``omnimaint train DATASET --protocol P``. On the others it is still one of the estimators of
-:mod:`omnimaint.training.array_estimators` until they move to the bundle path too (issue 17).
+On every protocol it fits, ``omnimodel`` is :func:`omnimaint.training.run.train` with the protocol's
+packaged config (:func:`protocol_config`) on the protocol's anchors: the bundle a user gets from
+``omnimaint train DATASET --protocol P``, scored through the ``Predictor`` by every backend.
 
-Factories import their estimator when called, so that registering costs no torch import.
+Training is imported when a trainer runs, so that registering costs no torch import.
 """
 
 from __future__ import annotations
@@ -86,81 +85,28 @@ class ProtocolTrainer:
         return bundle
 
 
-# The omnimodel settings below were chosen on each protocol's validation data only (C-MAPSS: the held-out
-# training engines of ``val_rmse``; CWRU: the end of each recording's training block; images: a stratified
-# fifth of the training images; Azure PdM: the protocol's validation slice), never on test data.
-
-
-_RUL_MODEL: dict[str, Any] = {
-    "rul_cap": 125.0,
-    "layers": 2,
-    "min_target_correlation": 0.2,
-    "d_model": 32,
-    "heads": 2,
-    "dropout": 0.2,
-    "batch_size": 256,
-    "num_threads": 1,
+DESCRIPTIONS: dict[str, str] = {
+    "cmapss": "30 cycles of the 14 wear sensors, telemetry encoder + RUL head, 3 seeds averaged",
+    "cmapss-long": "80 cycles of the 14 wear sensors, their drift and the age, telemetry encoder + RUL head, "
+    "5 seeds averaged",
+    "cwru": "each segment one waveform burst, spectral CNN, fault-type head",
+    "images": "each image one frame, grey and contrast-normalised, frame CNN + fault-type head",
+    "azure-pdm": "telemetry + events + maintenance encoders, per-component failure head",
 }
-"""What the two C-MAPSS protocols' RUL models share: small patch transformers, several averaged."""
-
-
-def _cmapss_omnimodel(seed: int) -> Any:
-    from omnimaint.training.array_estimators import OmniRulRegressor
-
-    # Patches of 5 cycles; each model early-stopped on its own fifth of the training engines.
-    # Up to 40 epochs with patience 8 (val_rmse_test_like 15.18, against 15.47 for 5 models x 15 epochs and
-    # 15.59 for 5 models each on its own tenth; `omnimaint tune cmapss`, docs/benchmarks.md).
-    return OmniRulRegressor(
-        **_RUL_MODEL, n_models=3, patch=5, max_epochs=40, validation_fraction=0.2, patience=8, random_state=seed
-    )
-
-
-def _cmapss_long_omnimodel(seed: int) -> Any:
-    from omnimaint.training.array_estimators import OmniRulRegressor
-
-    # 80-cycle windows (+ the readings' drift and the engine's age) in patches of 10; 5 models, each on every
-    # training engine for 25 epochs (no held-out engines to stop on), with Gaussian noise of 0.1 sd on the
-    # standardised windows. Each setting was chosen on val_rmse_test_like (11.08 over splits 0-3); every try
-    # and its figures are in docs/benchmarks.md.
-    return OmniRulRegressor(
-        **_RUL_MODEL, n_models=5, patch=10, max_epochs=25, validation_fraction=0.0, noise=0.1, random_state=seed
-    )
-
-
-def _cwru_omnimodel(seed: int) -> Any:
-    from omnimaint.training.array_estimators import OmniWaveformClassifier
-
-    return OmniWaveformClassifier(
-        n_fft=256, channels=32, max_epochs=20, batch_size=32, num_threads=1, random_state=seed
-    )
-
-
-def _image_omnimodel(seed: int) -> Any:
-    from omnimaint.training.array_estimators import OmniImageClassifier
-
-    # 96 px, 60 epochs and the mean over the eight flips/transposes at prediction: validation accuracy 99.2 and
-    # 98.4 % (two validation splits) against 97.6 and 97.6 % for 64 px, 60 epochs (docs/benchmarks.md).
-    return OmniImageClassifier(
-        image_size=96, width=32, grid=2, max_epochs=60, batch_size=32, test_time_augment=True, random_state=seed
-    )
+"""The protocols ``omnimodel`` runs on, each with its packaged config (whose settings were chosen on the
+protocol's validation data only, never on test data: see the comments in each config)."""
 
 
 def register_model_methods() -> None:
-    """Register ``omnimodel`` with every protocol it fits."""
-    register_method("cmapss", "omnimodel", _cmapss_omnimodel, "multimodal model, telemetry encoder + RUL head")
-    register_method(
-        "cmapss-long", "omnimodel", _cmapss_long_omnimodel, "multimodal model, telemetry encoder + RUL head"
-    )
-    register_method("cwru", "omnimodel", _cwru_omnimodel, "multimodal model, waveform encoder + fault-type head")
-    register_method("images", "omnimodel", _image_omnimodel, "multimodal model, frame CNN + fault-type head")
-    register_method(
-        "azure-pdm",
-        "omnimodel",
-        partial(ProtocolTrainer, "azure-pdm"),
-        "the bundle of `omnimaint train --protocol azure-pdm`: telemetry + events + maintenance encoders, "
-        "per-component failure head",
-        trains_bundle=True,
-    )
+    """Register ``omnimodel`` with every protocol it fits: the bundle of ``omnimaint train --protocol P``."""
+    for protocol, description in DESCRIPTIONS.items():
+        register_method(
+            protocol,
+            "omnimodel",
+            partial(ProtocolTrainer, protocol),
+            f"the bundle of `omnimaint train --protocol {protocol}`: {description}",
+            trains_bundle=True,
+        )
 
 
 register_model_methods()

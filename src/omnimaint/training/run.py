@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,7 +42,7 @@ from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.evaluation.early_warning import threshold_for_false_alarm_rate
 from omnimaint.inference.bundle import Bundle, Thresholds
 from omnimaint.inference.predictor import Predictor
-from omnimaint.models.omni import OmniModel
+from omnimaint.models.omni import OmniModel, members
 from omnimaint.models.preprocessing import Preprocessor, complete_config
 from omnimaint.notes import NOTE
 from omnimaint.progress import progress_drawn, track
@@ -151,7 +152,7 @@ def prepare(
         dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"], anchors=anchors.get("train")
     )
     val = _windows(dataset, spec, splits["val"], train.vocab, anchors.get("val")) if "val" in splits else None
-    if kind == "model":
+    if kind == "model" and spec.labels == "failures":  # labelled states have no failures to warn about
         for windows, what, consequence in (
             (train, "training", "the failure, RUL and fault-type heads learn only 'no failure'"),
             (val, "validation", "alert thresholds are set for the false-alarm rate alone; no detection is checked"),
@@ -159,14 +160,20 @@ def prepare(
             warning = no_failure_warning(windows, what, consequence) if windows is not None else None
             if warning is not None:
                 logger.warning(warning)
+    # Pretraining trains one model; fine-tuning trains `model.ensemble` members (see _fit), each built from
+    # this config, and the first of them is built here.
+    ensemble = config.model.ensemble if kind == "model" else 1
     if start is not None:
+        if start.model_config.ensemble > 1:
+            raise ConfigError(f"--init-from {start.path}: an ensemble cannot be trained further; start from one model")
         preprocessor = Preprocessor(start.preprocessor)
-        model = OmniModel(start.model_config)
+        model = OmniModel(start.model_config.model_copy(update={"ensemble": ensemble}))
         model.load_state_dict(start.state_dict)
         logger.info("starting from the weights of %s", start.path)
     else:
-        preprocessor = Preprocessor.fit(train, config.model.text)
-        model = OmniModel(complete_config(config.model, spec, preprocessor))
+        preprocessor = Preprocessor.fit(train, config.model.text, frames=config.preprocess.frames)
+        architecture = config.model.model_copy(update={"ensemble": ensemble})
+        model = OmniModel(complete_config(architecture, spec, preprocessor))
     for windows in (train, val):
         if windows is not None:
             preprocessor.warm_text_cache(windows, progress=config.progress)
@@ -190,8 +197,14 @@ def _bundle_dir(path: Path) -> Path:
     return path / BUNDLE_DIR if (path / BUNDLE_DIR / "bundle.json").is_file() else path
 
 
-# Lightning warns about its own internals and about short test runs; none of it is actionable here.
-for _message in (".*treespec.*", ".*smaller than the logging interval.*", ".*does not have many workers.*"):
+# Lightning warns about its own internals, about short test runs and about a run without validation windows
+# (a protocol that trains a fixed number of epochs on every training sample); none of it is actionable here.
+for _message in (
+    ".*treespec.*",
+    ".*smaller than the logging interval.*",
+    ".*does not have many workers.*",
+    ".*Total length of `list` across ranks is zero.*",
+):
     warnings.filterwarnings("ignore", message=_message)
 
 
@@ -259,16 +272,79 @@ def _best_state(trainer: L.Trainer, task: L.LightningModule) -> dict[str, torch.
     return {k: v.detach().clone() for k, v in task.model.state_dict().items()}  # type: ignore[union-attr]
 
 
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` inside the block (``None``: left as they are)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _fit(
     config: TrainConfig,
     kind: Literal["model", "pretrained"],
     label_fraction: float,
     inputs: Mapping[str, ProtocolInputs] | None = None,
 ) -> tuple[Bundle, Prepared] | None:
-    """Seed, prepare, run the Lightning loop of ``kind`` and collect the best weights into a bundle
-    (``None`` on non-zero data-parallel ranks, which only help train)."""
+    """Seed, prepare, run the Lightning loop of ``kind`` for each member of the model (one, or an ensemble's)
+    and collect their best weights into a bundle (``None`` on non-zero data-parallel ranks, which only help
+    train)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
     prepared = prepare(config, kind, inputs)
+    n_members = prepared.model.config.ensemble
+    if n_members > 1 and config.resume is not None:
+        raise ConfigError("--resume continues one training loop; an ensemble (model.ensemble > 1) cannot be resumed")
+    start = {k: v.detach().clone() for k, v in prepared.model.state_dict().items()} if config.init_from else None
+    states: list[dict[str, torch.Tensor]] = []
+    loop_metrics: dict[str, float] = {}
+    for member in range(n_members):
+        # Member k trains from seed + k in its own folder (members/k/), from fresh weights (or the init_from
+        # ones) and on batches in its own order; the first one is the model prepare() built.
+        run = config
+        if n_members > 1:
+            run = config.model_copy(update={"seed": config.seed + member, "out": config.out / "members" / str(member)})
+        if member > 0:
+            L.seed_everything(run.seed, workers=True, verbose=False)
+            prepared.model = OmniModel(prepared.model.config)
+            if start is not None:
+                prepared.model.load_state_dict(start)
+        fitted = _fit_one(run, kind, label_fraction, prepared)
+        if fitted is None:
+            return None
+        states.append(fitted[0])
+        prefix = f"member{member}/" if n_members > 1 else ""
+        loop_metrics |= {prefix + name: value for name, value in fitted[1].items()}
+    bundle = Bundle(
+        kind=kind,
+        model_config=prepared.model.config,
+        window=prepared.spec,
+        preprocessor=prepared.preprocessor.state,
+        state_dict=states[0] if n_members == 1 else _ensemble_state(states),
+        metrics={
+            "data": {
+                **(prepared.data or config.data).model_dump(mode="json"),
+                "splits": splits_to_json(prepared.splits),
+            },
+            "pretrain" if kind == "pretrained" else "train": loop_metrics,
+        },
+    )
+    return bundle, prepared
+
+
+def _ensemble_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The state dict of an :class:`~omnimaint.models.omni.OmniEnsemble` from its members' state dicts."""
+    return {f"members.{i}.{name}": value for i, state in enumerate(states) for name, value in state.items()}
+
+
+def _fit_one(
+    config: TrainConfig, kind: Literal["model", "pretrained"], label_fraction: float, prepared: Prepared
+) -> tuple[dict[str, torch.Tensor], dict[str, float]] | None:
+    """Run the Lightning loop of ``kind`` on ``prepared.model``: its best weights and last logged metrics
+    (``None`` on non-zero data-parallel ranks, which only help train)."""
     task: L.LightningModule
     if kind == "pretrained":
         task = PretrainTask(prepared.model, config.optim, config.pretrain)
@@ -291,21 +367,7 @@ def _fit(
     trainer.fit(task, datamodule=datamodule, ckpt_path=config.resume, weights_only=True)  # never unpickle code
     if not trainer.is_global_zero:
         return None
-    bundle = Bundle(
-        kind=kind,
-        model_config=prepared.model.config,
-        window=prepared.spec,
-        preprocessor=prepared.preprocessor.state,
-        state_dict=_best_state(trainer, task),
-        metrics={
-            "data": {
-                **(prepared.data or config.data).model_dump(mode="json"),
-                "splits": splits_to_json(prepared.splits),
-            },
-            "pretrain" if kind == "pretrained" else "train": {k: float(v) for k, v in trainer.callback_metrics.items()},
-        },
-    )
-    return bundle, prepared
+    return _best_state(trainer, task), {name: float(value) for name, value in trainer.callback_metrics.items()}
 
 
 def _claim_run_folder(config: TrainConfig, kind: Kind, overwrite: bool) -> None:
@@ -344,7 +406,8 @@ def pretrain(config: TrainConfig, *, overwrite: bool = False) -> Path | None:
     """
     preflight(config, "pretrained")
     _claim_run_folder(config, PRETRAINING_RUN, overwrite)
-    fitted = _fit(config, "pretrained", 1.0)
+    with _torch_threads(config.threads):
+        fitted = _fit(config, "pretrained", 1.0)
     return fitted[0].save(config.out / BUNDLE_DIR, overwrite=True) if fitted is not None else None
 
 
@@ -368,27 +431,31 @@ def train(
     """
     preflight(config, "model")
     _claim_run_folder(config, TRAINING_RUN, overwrite)
-    fitted = _fit(config, "model", config.data.label_fraction, inputs)
-    if fitted is None:
-        return None
-    bundle, prepared = fitted
-    finish(bundle, prepared, config.target_false_alarms_per_asset_day)
+    with _torch_threads(config.threads):
+        fitted = _fit(config, "model", config.data.label_fraction, inputs)
+        if fitted is None:
+            return None
+        bundle, prepared = fitted
+        finish(bundle, prepared, config.target_false_alarms_per_asset_day)
     return bundle.save(config.out / BUNDLE_DIR, overwrite=True)
 
 
 def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:
     """Fit the anomaly head on healthy training windows; calibrate thresholds on validation windows."""
     model = bundle.build_model()
-    embeddings, healthy = [], []
+    singles = members(model)  # each member's anomaly head is fitted on its own fused states
+    embeddings: list[list[torch.Tensor]] = [[] for _ in singles]
+    healthy = []
     batches = -(-len(prepared.train) // 128)
     with torch.inference_mode():
         for batch in track(prepared.train.iter_batches(128), "fitting the anomaly head", total=batches):
-            embeddings.append(model(prepared.preprocessor(batch)).embedding)
+            inputs = prepared.preprocessor(batch)
+            for single, kept in zip(singles, embeddings, strict=True):
+                kept.append(single(inputs).embedding)
             healthy.append(torch.from_numpy(batch.labels.health_state == 0))
-    embedding = torch.cat(embeddings)
     mask = torch.cat(healthy)
-    n_healthy, width = int(mask.sum()), embedding.shape[1]
-    if n_healthy <= width:
+    n_healthy, width = int(mask.sum()), model.config.d_model
+    if n_healthy <= width and prepared.spec.labels == "failures":  # labelled states have no health labels
         # A covariance of the healthy windows needs more of them than the embedding has dimensions.
         logger.warning(
             "only %d of the %d training windows are known to be healthy (the anomaly head needs more than %d): "
@@ -397,16 +464,21 @@ def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:
             len(mask),
             width,
         )
-    normal = embedding[mask] if n_healthy > width else embedding
-    model.heads.anomaly.fit(normal)
+    anomaly = torch.zeros(int(mask.sum()) if n_healthy > width else len(mask))
+    for single, kept in zip(singles, embeddings, strict=True):
+        embedding = torch.cat(kept)
+        normal = embedding[mask] if n_healthy > width else embedding
+        single.heads.anomaly.fit(normal)
+        anomaly += single.heads.anomaly(normal) / len(singles)  # the ensemble's score is the members' mean
     bundle.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    anomaly = model.heads.anomaly(normal)
     horizons = tuple(h.total_seconds() / 3600 for h in prepared.spec.horizons)
     bundle.thresholds = Thresholds(
         horizons_hours=horizons,
         failure_probability=tuple(0.5 for _ in horizons),
         anomaly_score=float(torch.quantile(anomaly, 0.99)),
     )
+    if prepared.spec.labels == "states":
+        return  # no failure follows a labelled state: there is no alert to calibrate
     if prepared.val is None:
         logger.warning("no validation windows: alert thresholds stay at 0.5")
         return

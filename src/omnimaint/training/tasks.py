@@ -18,11 +18,12 @@ from torch import nn
 
 from omnimaint.models.blocks import masked_mean
 from omnimaint.models.encoders.telemetry import PatchedTelemetry
-from omnimaint.models.inputs import ModelOutputs
+from omnimaint.models.frame_views import random_dihedral_views
+from omnimaint.models.inputs import ModelInputs, ModelOutputs
 from omnimaint.models.omni import OmniModel
 from omnimaint.training.config import OptimConfig, PretrainObjective
 from omnimaint.training.data import LabelTensors, TrainingBatch
-from omnimaint.training.losses import UncertaintyWeighting, cross_modal_contrastive, global_count, task_losses
+from omnimaint.training.losses import TASKS, UncertaintyWeighting, cross_modal_contrastive, global_count, task_losses
 from omnimaint.training.selection import SCORE_NAME, EarlyWarningScore
 
 
@@ -103,8 +104,7 @@ class FineTuneTask(_Task):
         fault_weights: Optional class weights of the fault-type loss (rare faults matter).
         encoder_lr_scale: Learning-rate multiplier of the encoders (below 1 to keep pretrained features).
         frozen_encoder_epochs: First epochs in which only fusion and heads learn (to keep pretrained features).
-        early_warning_score: Log ``val_score`` (off for the single-head protocol estimators, whose
-            labels are not failures).
+        early_warning_score: Log ``val_score`` (off where the labels are not failures).
     """
 
     fault_weights: torch.Tensor
@@ -119,6 +119,8 @@ class FineTuneTask(_Task):
         frozen_encoder_epochs: int = 0,
     ) -> None:
         super().__init__(model, optim, encoder_lr_scale, frozen_encoder_epochs)
+        if optim.encoder_tasks is not None:
+            model.heads.readout_only = frozenset(TASKS) - set(optim.encoder_tasks)
         self.weighting = UncertaintyWeighting()
         self.register_buffer("fault_weights", fault_weights if fault_weights is not None else torch.empty(0))
         self.score = EarlyWarningScore() if early_warning_score else None
@@ -130,7 +132,21 @@ class FineTuneTask(_Task):
         )
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
-        return self._losses(self.model(batch.inputs), batch.labels)
+        return self._losses(self.model(self._with_frame_views(self._with_noise(batch.inputs))), batch.labels)
+
+    def _with_noise(self, inputs: ModelInputs) -> ModelInputs:
+        """Training inputs with ``optim.telemetry_noise`` added to the observed telemetry steps."""
+        sd = self.optim.telemetry_noise
+        if sd <= 0 or inputs.telemetry is None or inputs.telemetry_mask is None:
+            return inputs
+        noise = torch.randn_like(inputs.telemetry) * sd * inputs.telemetry_mask
+        return replace(inputs, telemetry=inputs.telemetry + noise)
+
+    def _with_frame_views(self, inputs: ModelInputs) -> ModelInputs:
+        """Training inputs with each window's frames in a random flip or transpose (``optim.frame_augmentation``)."""
+        if self.optim.frame_augmentation == "none" or inputs.frames is None:
+            return inputs
+        return replace(inputs, frames=random_dihedral_views(inputs.frames))
 
     def on_validation_epoch_start(self) -> None:
         if self.score is not None:

@@ -121,3 +121,15 @@ def test_compute_labels_matches_brute_force() -> None:
         if later.size and later[0] - t <= 14 * 24 * hour:
             assert labels.rul_known[i] == 1
             assert labels.rul_hours[i] == pytest.approx((later[0] - t) / hour)
+
+
+def test_state_labels_hold_from_each_state_on(tiny_dataset: Dataset) -> None:
+    """Under ``labels="states"`` a failures row is a state: the anchors at and after it carry its fault type,
+    those before the first state carry none, and no failure-time label is known."""
+    spec = SPEC.model_copy(update={"labels": "states"})
+    anchors = pd.DataFrame({"asset_id": ["A", "A", "A"], "ts": [hours(100), hours(156), hours(200)]})
+    labels = WindowedDataset(tiny_dataset, spec, anchors=anchors).batch(np.arange(3)).labels
+    wear = 1 + tiny_dataset.manifest.fault_types.index("bearing_wear")
+    assert labels.fault_type.tolist() == [-1, wear, wear]
+    assert not labels.failure_within_known.any() and not labels.rul_known.any()
+    assert (labels.health_state == -1).all()

@@ -24,8 +24,16 @@ def _manifest(name: str) -> Manifest:
     return Manifest(schema_version=SCHEMA_VERSION, name=name)
 
 
-def cmapss_dataset(path: Path, n_train: int = 10, n_test: int = 6, seed: int = 0) -> Dataset:
-    """Turbofan engines whose ``s2`` drifts up as the end of life nears; ``s1`` is constant (dropped)."""
+CMAPSS_SENSORS = ("s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21")
+"""The sensors the C-MAPSS configs read (those that track wear on FD001)."""
+
+
+def cmapss_dataset(
+    path: Path, n_train: int = 10, n_test: int = 6, seed: int = 0, *, wear_sensors: bool = False
+) -> Dataset:
+    """Turbofan engines whose ``s2`` drifts up as the end of life nears; ``s1`` is constant (dropped). With
+    ``wear_sensors``, also the other sensors of :data:`CMAPSS_SENSORS` (that the packaged configs read), drifting
+    up, down or not at all."""
     rng = np.random.default_rng(seed)
     assets, telemetry, failures = [], [], []
     for split, count in (("train", n_train), ("test", n_test)):
@@ -43,10 +51,16 @@ def cmapss_dataset(path: Path, n_train: int = 10, n_test: int = 6, seed: int = 0
             k = np.arange(1, cycles + 1)
             wear = np.exp((k - life) / 20.0)
             ts = EPOCH + pd.to_timedelta(k, unit="h")
+            sensors = [
+                (name, 100 + i + (i % 3 - 1) * 5 * wear + rng.normal(0, 0.05, cycles))
+                for i, name in enumerate(CMAPSS_SENSORS)
+                if name != "s2" and wear_sensors
+            ]
             for channel, values in (
                 ("s1", np.full(cycles, 518.67)),
                 ("s2", 640 + 5 * wear + rng.normal(0, 0.05, cycles)),
                 ("setting1", rng.normal(0, 0.001, cycles)),
+                *sensors,
             ):
                 telemetry.append(pd.DataFrame({"asset_id": asset, "ts": ts, "channel": channel, "value": values}))
             failures.append(

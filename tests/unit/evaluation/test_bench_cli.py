@@ -41,13 +41,15 @@ def test_bench_writes_json_and_appends_results(tmp_path: Path) -> None:
     assert "recall_at_5=1" in rows[0] and "--seed 3" in rows[1]
 
 
-def test_bench_errors_are_one_line_reasons(tmp_path: Path) -> None:
+def test_bench_errors_are_one_line_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dataset = maintenance_dataset(tmp_path / "maintnet")
+    monkeypatch.chdir(tmp_path)  # the default --out, bench-output, is never created by a refused command
     unknown = runner.invoke(app, ["bench", "maintenance-text", "--dataset", str(dataset.path), "--method", "nope"])
     assert unknown.exit_code == 1
     assert "has no method 'nope'" in unknown.output and "bm25" in unknown.output
     wrong = runner.invoke(app, ["bench", "nope", "--dataset", str(dataset.path), "--method", "bm25"])
     assert wrong.exit_code == 1 and "unknown protocol" in wrong.output
+    assert not (tmp_path / "bench-output").exists()
 
 
 def test_cross_load_on_one_load_reports_not_enough_loads(tmp_path: Path) -> None:
@@ -156,3 +158,29 @@ def test_bench_help_lists_every_registered_protocol() -> None:
         assert name in result.output
     assert "cmapss-long" in result.output
     assert "for cmapss, cmapss-long" in result.output  # --subset says which protocols take it
+
+
+@pytest.fixture
+def tiny_bundle() -> Iterator[str]:
+    """A small bundle-training method ``tiny-bundle`` registered for ``cmapss-long`` for the duration of a test."""
+    from omnimaint.training.methods import ProtocolTrainer
+
+    small = {"model.d_model": 16, "model.heads": 2, "model.ensemble": 1, "optim.max_epochs": 1, "progress": False}
+    factory = lambda seed: ProtocolTrainer("cmapss-long", seed, overrides=small)  # noqa: E731
+    register_method("cmapss-long", "tiny-bundle", factory, "one small model", trains_bundle=True)
+    yield "tiny-bundle"
+    get_protocol("cmapss-long").methods.pop("tiny-bundle")
+
+
+def test_bench_of_a_bundle_method_keeps_the_run_in_a_new_results_folder(tmp_path: Path, tiny_bundle: str) -> None:
+    """The results folder is claimed before the bundle trains in its runs/, so a new --out ends with a record."""
+    dataset = two_subset_dataset(tmp_path / "cmapss", wear_sensors=True)
+    out = tmp_path / "new" / "out"
+    args = ["bench", "cmapss-long", "--dataset", str(dataset.path), "--method", tiny_bundle, "--out", str(out)]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "cmapss-long__tiny-bundle__cmapss__FD001.json").read_text())
+    assert {"rmse", "rmse_onnx", "rmse_onnx_int8", "nasa_score"} <= set(record["metrics"])
+    run = out / "runs" / "cmapss-long__tiny-bundle__cmapss__seed0"
+    assert record["details"]["bundle"] == str(run / "bundle") and (run / "bundle" / "bundle.json").is_file()
+    assert "evaluated FD001 only" in " ".join(record["notes"])

@@ -27,11 +27,13 @@ from omnimaint.evaluation.protocols.cmapss import (
 from tests.unit.evaluation.canonical import cmapss_dataset
 
 
-def two_subset_dataset(path: Path) -> Dataset:
+def two_subset_dataset(path: Path, *, wear_sensors: bool = False) -> Dataset:
     """``cmapss_dataset`` as FD001 beside a second draw of it relabelled FD002 (4 test engines instead of 6)."""
     parts: dict[str, list[pd.DataFrame]] = {"assets": [], "telemetry": [], "failures": []}
     for subset, seed, n_test in (("FD001", 0, 6), ("FD002", 1, 4)):
-        drawn = cmapss_dataset(path.parent / f"{path.name}-{subset}", n_test=n_test, seed=seed)
+        drawn = cmapss_dataset(
+            path.parent / f"{path.name}-{subset}", n_test=n_test, seed=seed, wear_sensors=wear_sensors
+        )
         for name, rows in parts.items():
             table = drawn.table(name)
             table["asset_id"] = table["asset_id"].str.replace("FD001", subset)
@@ -219,7 +221,9 @@ def test_drift_channels_are_departures_from_the_engine_start_using_no_later_cycl
     np.testing.assert_allclose(drift[2:], values[2:] - values[:3].mean(axis=0))
     # Causal: an engine cut at any cycle has the inputs of the whole engine up to that cycle.
     for cut in (1, 2, 4, len(values) // 2):
-        truncated = EngineRecord(engine.asset_id, engine.split, values[:cut], engine.rul[:cut], engine.age[:cut])
+        truncated = EngineRecord(
+            engine.asset_id, engine.split, values[:cut], engine.rul[:cut], engine.age[:cut], engine.ts[:cut]
+        )
         np.testing.assert_array_equal(truncated.inputs(config), inputs[:cut])
     with pytest.raises(ProtocolError, match="baseline_cycles >= 0"):
         CmapssConfig(baseline_cycles=-1)

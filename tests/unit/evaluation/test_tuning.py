@@ -12,13 +12,15 @@ from typer.testing import CliRunner
 import omnimaint.training.methods  # noqa: F401 (registers omnimodel)
 from omnimaint.cli import app
 from omnimaint.data import Dataset
+from omnimaint.errors import ConfigError
 from omnimaint.evaluation.protocols import ProtocolError, get_method
 from omnimaint.evaluation.protocols.cmapss import run_cmapss
 from omnimaint.evaluation.tuning import TUNING_FILE, parse_settings, run_tuning, with_settings
 from tests.unit.evaluation.canonical import cmapss_dataset, image_dataset
 
 TINY_IMAGE_MODEL = [
-    "image_size=16", "width=4", "grid=1", "max_epochs=1", "d_model=16", "heads=2", "num_threads=1",
+    "data.window.frames.size=16", "model.vision.width=4", "model.vision.grid=1", "optim.max_epochs=1",
+    "model.d_model=16", "model.heads=2", "progress=false",
 ]  # fmt: skip
 
 
@@ -39,12 +41,14 @@ def test_settings_parse_as_json_where_they_can() -> None:
 
 
 def test_settings_reach_the_estimator_and_unknown_ones_are_named() -> None:
-    factory = with_settings(get_method("cmapss", "omnimodel").factory, {"patch": 3, "encoder": "temporal_conv"})
+    factory = with_settings(get_method("cmapss", "gbdt").factory, {"max_iter": 3, "learning_rate": 0.2})
     estimator = factory(4)
-    assert (estimator.patch, estimator.encoder, estimator.random_state) == (3, "temporal_conv", 4)
-    with pytest.raises(ProtocolError, match=r"no setting 'pach'.*patch"):
-        run_tuning("cmapss", Path("/nonexistent"), "omnimodel", {"pach": 3})  # fails before reading data
-    with pytest.raises(ProtocolError, match="offered for cmapss, cmapss-long, images"):
+    assert (estimator.max_iter, estimator.learning_rate, estimator.random_state) == (3, 0.2, 4)
+    with pytest.raises(ProtocolError, match=r"no setting 'max_iterr'.*max_iter"):
+        run_tuning("cmapss", Path("/nonexistent"), "gbdt", {"max_iterr": 3})  # fails before reading data
+    with pytest.raises(ConfigError, match="patch"):  # a bundle's settings are its training config's
+        run_tuning("cmapss", Path("/nonexistent"), "omnimodel", {"patch": 3})
+    with pytest.raises(ProtocolError, match="offered for azure-pdm, cmapss, cmapss-long, images, not 'cwru'"):
         run_tuning("cwru", Path("/nonexistent"), "spectral", {})
 
 
@@ -72,11 +76,11 @@ def test_protocol_settings_change_the_validation_and_unknown_ones_are_named(cmap
         run_tuning("cmapss", cmapss.path, "gbdt", gbdt, protocol_settings={"windows": 50})
 
 
-def test_image_validation_reports_test_time_augmentation_from_one_fit(tmp_path: Path) -> None:
+def test_image_validation_reports_test_time_views_from_one_bundle(tmp_path: Path) -> None:
     dataset = image_dataset(tmp_path / "d", ("normal", "checks", "horizontal"), per_class=10)
     record = run_tuning("images", dataset.path, "omnimodel", parse_settings(TINY_IMAGE_MODEL))
-    assert set(record.metrics) == {"val_accuracy", "val_macro_f1", "val_accuracy_plain", "val_accuracy_tta"}
-    assert record.metrics["val_accuracy"] == record.metrics["val_accuracy_tta"]  # omnimodel averages views
+    assert set(record.metrics) == {"val_accuracy", "val_accuracy_plain", "val_accuracy_tta"}
+    assert record.metrics["val_accuracy"] == record.metrics["val_accuracy_tta"]  # the packaged config averages views
     assert all(0.0 <= v <= 1.0 for v in record.metrics.values())
 
 

@@ -1,9 +1,8 @@
 """Every registered (protocol, method) pair fits and scores on a tiny canonical dataset of its kind.
 
 Parametrised over the registry itself, so a method or protocol registered later is tried without anyone
-listing it here. Estimator-based multimodal models run with one small model for one epoch (their settings
-changed through :func:`~omnimaint.evaluation.tuning.with_settings`, as ``omnimaint tune`` changes them);
-bundle-training methods with a small model trained for one epoch.
+listing it here. Bundle-training methods run with one small model trained for one epoch (their settings
+changed through :func:`~omnimaint.evaluation.tuning.with_settings`, as ``omnimaint tune`` changes them).
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ from tests.unit.evaluation.canonical import (
 )
 
 DATASETS: dict[str, Callable[[Path], Dataset]] = {
-    "cmapss": cmapss_dataset,
-    "cmapss-long": cmapss_dataset,
+    "cmapss": lambda path: cmapss_dataset(path, wear_sensors=True),
+    "cmapss-long": lambda path: cmapss_dataset(path, wear_sensors=True),
     "cwru": cwru_dataset,
     "cwru-cross-load": lambda path: cwru_dataset(path, loads=(0, 1)),
     "azure-pdm": azure_dataset,
@@ -39,10 +38,7 @@ DATASETS: dict[str, Callable[[Path], Dataset]] = {
 }
 """A tiny dataset each protocol applies to; a new protocol without one fails :func:`test_every_protocol_has_a_dataset`."""
 
-SMALL = {"n_models": 1, "max_epochs": 1, "d_model": 16, "heads": 2, "num_threads": 1}
-"""Settings that make an estimator-based multimodal model quick, where it has them."""
-
-SMALL_BUNDLE = {"optim.max_epochs": 1, "model.d_model": 16, "model.heads": 2, "progress": False}
+SMALL_BUNDLE = {"optim.max_epochs": 1, "model.d_model": 16, "model.heads": 2, "model.ensemble": 1, "progress": False}
 """Training settings that make a bundle-training method quick."""
 
 PAIRS = [(protocol, method) for protocol in list_protocols() for method in sorted(get_protocol(protocol).methods)]
@@ -64,10 +60,6 @@ def test_every_registered_method_fits_and_scores(protocol: str, method: str, dat
     if spec.trains_bundle:  # trained, exported and scored by every backend, as bench does
         trainer = with_settings(spec.factory, SMALL_BUNDLE)(0)
         result = run_bundle_method(dataset, get_protocol(protocol), trainer, 0, None)
-    elif method == "omnimodel":
-        estimator = spec.factory(0)
-        factory = with_settings(spec.factory, {k: v for k, v in SMALL.items() if hasattr(estimator, k)})
-        result = run_protocol(dataset, protocol, factory, seed=0)
     else:
         result = run_protocol(dataset, protocol, method, seed=0)
     assert result.metrics, f"{protocol}/{method} reported no metric"

@@ -17,7 +17,7 @@ from omnimaint.evaluation.tuning import run_tuning
 from omnimaint.inference.bundle import Bundle
 from omnimaint.training.methods import ProtocolTrainer, protocol_config
 from tests.unit.bad_inputs.harness import Snapshot, assert_refused, run_cli
-from tests.unit.evaluation.canonical import azure_dataset
+from tests.unit.evaluation.canonical import CMAPSS_SENSORS, azure_dataset, cmapss_dataset
 
 SMALL = {
     "model.d_model": 16,
@@ -100,7 +100,7 @@ def test_train_and_evaluate_with_a_protocol_on_the_command_line(dataset: Dataset
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (("--protocol", "cwru"), "protocol 'cwru' does not score bundles yet"),
+        (("--protocol", "cwru-cross-load"), "protocol 'cwru-cross-load' does not score bundles yet"),
         (("--protocol", "nope"), "unknown protocol 'nope'"),
         (("--protocol", "azure-pdm", "--split", "time"), "--split: protocol 'azure-pdm' decides the split"),
     ],
@@ -110,3 +110,25 @@ def test_train_refuses_a_protocol_it_cannot_follow(
 ) -> None:
     before = Snapshot.of(tmp_path, dataset.path)
     assert_refused(run_cli("train", dataset.path, "--out", tmp_path / "run", *extra), before, fragment)
+
+
+def test_cmapss_bundle_is_an_ensemble_scored_on_each_test_engine_last_cycle(tmp_path: Path) -> None:
+    """C-MAPSS through the bundle: trained on every cycle of the training engines (the config's front-padded
+    80-cycle windows with drift and age), two members averaged, and scored at each test engine's last cycle
+    alike by every backend."""
+    dataset = cmapss_dataset(tmp_path / "cmapss", wear_sensors=True)
+    spec = get_protocol("cmapss-long")
+    overrides = SMALL | {"model.ensemble": 2, "optim.batch_size": 256}
+    result = run_bundle_method(dataset, spec, ProtocolTrainer("cmapss-long", 0, overrides=overrides), 0, tmp_path / "r")
+    bundle = Bundle.load(Path(result.details["bundle"]))
+    assert bundle.model_config.ensemble == 2
+    assert bundle.window.telemetry is not None and bundle.window.telemetry.before_start == "first"
+    channels = bundle.window.telemetry.input_channels(bundle.preprocessor.vocab.telemetry_channels)
+    assert bundle.model_config.n_telemetry_channels == len(channels) == 2 * len(CMAPSS_SENSORS) + 1
+    inputs = spec.bundle_inputs(dataset, 0)  # type: ignore[misc]
+    assert set(inputs) == {"train", "test"}
+    assert len(inputs["test"]) == result.details["n_test_engines"] == 6  # one anchor per test engine
+    assert set(bundle.metrics["data"]["splits"]["train"]["assets"]) == set(inputs["train"].anchors["asset_id"])
+    assert all(0 <= rul <= 125 for rul in result.details["predictions"].values())
+    assert abs(result.metrics["rmse_onnx"] - result.metrics["rmse"]) < 1e-3
+    assert abs(result.metrics["rmse_onnx_int8"] - result.metrics["rmse"]) < 5

@@ -296,8 +296,10 @@ def test_encoder_learning_rate_scale_applies_to_fine_tuning_only(small_plant: Pa
 def test_a_labelled_sensor_csv_trains_without_window_settings_and_finds_failures(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from omnimaint.notes import NOTE
     from tests.unit.data.sensor import SMALL_MODEL, write_sensor_dataset
 
+    caplog.set_level(NOTE)  # the proposal is a note: captured whatever logging earlier tests configured
     # One machine, one reading a minute for four days, two failures: the default window (24 h lookback,
     # 72 h horizon, asset split) finds no validation asset and no window whose label is known.
     dataset = write_sensor_dataset(tmp_path / "csv", assets=1, days=4, failures_at_hours=(36, 72))

@@ -8,7 +8,14 @@ documented estimator interface and returns a :class:`ProtocolResult`. Register a
 from functools import partial
 
 from omnimaint.evaluation.methods import register_builtin_methods
-from omnimaint.evaluation.protocols.azure_pdm import PdmConfig, azure_pdm_inputs, run_azure_pdm, score_azure_pdm_bundle
+from omnimaint.evaluation.protocols.azure_pdm import (
+    PdmConfig,
+    azure_pdm_inputs,
+    run_azure_pdm,
+    score_azure_pdm_bundle,
+    validate_azure_pdm,
+    validate_azure_pdm_bundle,
+)
 from omnimaint.evaluation.protocols.base import (
     BundleTrainer,
     MethodFactory,
@@ -16,6 +23,7 @@ from omnimaint.evaluation.protocols.base import (
     ProtocolError,
     ProtocolResult,
     ProtocolSpec,
+    Tuning,
     get_method,
     get_protocol,
     list_protocols,
@@ -23,9 +31,32 @@ from omnimaint.evaluation.protocols.base import (
     register_protocol,
     subset_protocols,
 )
-from omnimaint.evaluation.protocols.cmapss import LONG_HISTORY, CmapssConfig, cmapss_subsets, run_cmapss
-from omnimaint.evaluation.protocols.cwru import CwruConfig, run_cwru, run_cwru_cross_load
-from omnimaint.evaluation.protocols.images import ImageConfig, run_image_anomaly, run_image_classification
+from omnimaint.evaluation.protocols.cmapss import (
+    LONG_HISTORY,
+    CmapssConfig,
+    cmapss_inputs,
+    cmapss_subsets,
+    run_cmapss,
+    score_cmapss_bundle,
+    validate_cmapss,
+    validate_cmapss_bundle,
+)
+from omnimaint.evaluation.protocols.cwru import (
+    CwruConfig,
+    cwru_inputs,
+    run_cwru,
+    run_cwru_cross_load,
+    score_cwru_bundle,
+)
+from omnimaint.evaluation.protocols.images import (
+    ImageConfig,
+    image_inputs,
+    run_image_anomaly,
+    run_image_classification,
+    score_image_bundle,
+    validate_image_bundle,
+    validate_image_classification,
+)
 from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
 from omnimaint.evaluation.protocols.maintenance_text import TextRetrievalConfig, run_maintenance_text
 from omnimaint.evaluation.protocols.running import run_protocol
@@ -38,6 +69,9 @@ register_protocol(
         summary="RUL, cap 125, last-30-cycle windows; RMSE and NASA score on each test engine's last cycle",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008; Li, Ding & Sun, RESS 2018",
         subsets=cmapss_subsets,
+        bundle_inputs=cmapss_inputs,
+        score_bundle=score_cmapss_bundle,
+        tuning=Tuning(validate_cmapss, CmapssConfig(), validate_cmapss_bundle),
     )
 )
 register_protocol(
@@ -48,12 +82,17 @@ register_protocol(
         summary=f"as cmapss, with the last {LONG_HISTORY.window} cycles and the engine's age as inputs",
         reference="Saxena et al., PHM 2008; Heimes, PHM 2008",
         subsets=cmapss_subsets,
+        bundle_inputs=cmapss_inputs,
+        score_bundle=score_cmapss_bundle,
+        tuning=Tuning(validate_cmapss, LONG_HISTORY, validate_cmapss_bundle),
     )
 )
 register_protocol(
     ProtocolSpec(
         name="cwru",
         run=run_cwru,
+        bundle_inputs=cwru_inputs,
+        score_bundle=score_cwru_bundle,
         applies=lambda d: _has_asset_type(d, "bearing_rig"),
         summary="10-class bearing diagnosis, train/gap/test blocks within each recording; accuracy, macro-F1",
         reference="CWRU Bearing Data Center; Smith & Randall, MSSP 2015",
@@ -74,6 +113,7 @@ register_protocol(
         run=run_azure_pdm,
         bundle_inputs=azure_pdm_inputs,
         score_bundle=score_azure_pdm_bundle,
+        tuning=Tuning(validate_azure_pdm, PdmConfig(), validate_azure_pdm_bundle),
         applies=lambda d: _has_asset_type(d, "machine"),
         summary="component failure within 24 h, time split with gap; precision/recall/F1 per component",
         reference="Microsoft, Predictive Maintenance Modelling Guide (Azure AI Gallery, 2016)",
@@ -83,6 +123,9 @@ register_protocol(
     ProtocolSpec(
         name="images",
         run=run_image_classification,
+        bundle_inputs=image_inputs,
+        score_bundle=score_image_bundle,
+        tuning=Tuning(validate_image_classification, ImageConfig(), validate_image_bundle),
         applies=lambda d: d.has("frames"),
         summary="image classification, stratified split (fixed seed); accuracy, macro-F1",
         reference="Song & Yan, Applied Surface Science 2013 (NEU)",
@@ -121,10 +164,14 @@ __all__ = [
     "ProtocolResult",
     "ProtocolSpec",
     "TextRetrievalConfig",
+    "Tuning",
     "azure_pdm_inputs",
+    "cmapss_inputs",
     "cmapss_subsets",
+    "cwru_inputs",
     "get_method",
     "get_protocol",
+    "image_inputs",
     "list_protocols",
     "register_method",
     "register_protocol",
@@ -137,5 +184,14 @@ __all__ = [
     "run_maintenance_text",
     "run_protocol",
     "score_azure_pdm_bundle",
+    "score_cmapss_bundle",
+    "score_cwru_bundle",
+    "score_image_bundle",
     "subset_protocols",
+    "validate_azure_pdm",
+    "validate_azure_pdm_bundle",
+    "validate_cmapss",
+    "validate_cmapss_bundle",
+    "validate_image_bundle",
+    "validate_image_classification",
 ]

@@ -3,9 +3,13 @@
 A *protocol* fixes how a benchmark is run on a canonical dataset: which samples, which split, which
 metrics. A *method* is a factory ``seed -> unfitted estimator``; each protocol documents the estimator
 interface it drives (e.g. ``fit(X, y)`` / ``predict(X)`` on windows of shape ``(n, T, C)``). Methods are
-registered per protocol, so a new model joins every benchmark it fits by one call::
+registered per protocol, so a new baseline joins every benchmark it fits by one call::
 
-    register_method("cmapss", "omnimodel", lambda seed: OmniRulRegressor(seed=seed), "multimodal model")
+    register_method("cmapss", "ridge", lambda seed: make_pipeline(Flatten(), Ridge()), "ridge regression")
+
+A method that trains a bundle (``trains_bundle``; the multimodal model, :mod:`omnimaint.training.methods`)
+is instead a factory ``seed -> BundleTrainer``: the protocol hands it anchors (:class:`ProtocolInputs`),
+not arrays, and scores the bundle it returns through the ``Predictor`` (:attr:`ProtocolSpec.score_bundle`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.errors import OmnimaintError
 from omnimaint.registry import Registry
-
-if TYPE_CHECKING:
-    from omnimaint.inference.predictor import Predictor
 
 
 class ProtocolError(OmnimaintError):
@@ -54,11 +55,28 @@ BundleTrainer = Callable[[dict[str, ProtocolInputs], Path], Path]
 """Trains a bundle on a protocol's ``train`` inputs (``val`` for early stopping and thresholds) in a run folder
 and returns the bundle folder."""
 
-BundleScorer = Callable[[Dataset, "Predictor", int], ProtocolResult]
-"""Scores a trained bundle on a protocol's test samples: ``(dataset, predictor, seed) -> result``."""
+BundleScorer = Callable[..., ProtocolResult]
+"""Scores a trained bundle on a protocol's test samples: ``(dataset, predictor, seed) -> result`` (a protocol
+with subsets also takes ``subset=``)."""
 
-BundleInputs = Callable[[Dataset, int], dict[str, ProtocolInputs]]
-"""A protocol's ``train``, ``val`` and ``test`` samples of a dataset for a seed."""
+BundleInputs = Callable[..., dict[str, ProtocolInputs]]
+"""A protocol's ``train``, ``val`` and ``test`` samples of a dataset for a seed: ``(dataset, seed)`` (a protocol
+with subsets also takes ``subset=``)."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How ``omnimaint tune`` scores a method on a protocol's validation data (never its test data).
+
+    Attributes:
+        validate: For an estimator: ``(dataset, factory, seed, split_seed, config) -> metrics``.
+        config: The protocol's default settings, a frozen dataclass that ``--protocol-set`` replaces fields of.
+        validate_bundle: For a method that trains a bundle: ``(dataset, trainer, seed, config) -> metrics``.
+    """
+
+    validate: Callable[..., dict[str, float]]
+    config: Any
+    validate_bundle: Callable[..., dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,8 @@ class ProtocolSpec:
             subsets a dataset holds, in the order the default takes them; ``run`` then takes ``subset=``.
         bundle_inputs: For a protocol that scores bundles, its ``train``/``val``/``test`` samples.
         score_bundle: For a protocol that scores bundles, how it scores one on its test samples.
+        tuning: For a protocol whose test figure a validation figure can stand in for, how ``omnimaint tune``
+            scores a method on its validation data.
     """
 
     name: str
@@ -104,6 +124,7 @@ class ProtocolSpec:
     subsets: Callable[[Dataset], list[str]] | None = None
     bundle_inputs: BundleInputs | None = None
     score_bundle: BundleScorer | None = None
+    tuning: Tuning | None = None
 
     def __post_init__(self) -> None:
         # Each protocol holds its own methods, so that an unknown one is reported with the protocol's name.

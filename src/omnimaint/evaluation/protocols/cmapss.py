@@ -34,15 +34,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.evaluation.metrics import nasa_score, rmse
-from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.protocols.base import BundleTrainer, MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type, wide_telemetry
+from omnimaint.evaluation.protocols.running import score_once
 from omnimaint.evaluation.splits import group_split
+
+if TYPE_CHECKING:
+    from omnimaint.inference.predictor import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +74,9 @@ class CmapssConfig:
             minus its mean over the engine's first ``baseline_cycles`` cycles (over those recorded so far
             while fewer), as channels ``drift_<reading>``: engines start at different levels (manufacturing
             variation, initial wear), which a late window no longer shows.
+        development: For a bundle (:func:`cmapss_inputs`): train on the training engines outside the validation
+            split and test on the held-out engines' cycles with a true RUL of at most ``test_like_max_rul``
+            (``val_rmse_test_like``), for tuning; no test engine is read.
     """
 
     subset: str | None = None
@@ -77,6 +86,7 @@ class CmapssConfig:
     test_like_max_rul: float = 150.0
     age_channel: bool = False
     baseline_cycles: int = 0
+    development: bool = False
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.baseline_cycles < 0:
@@ -104,6 +114,7 @@ class EngineRecord:
         values: Readings, shape ``(cycles, channels)``.
         rul: True RUL at each cycle (hours between the cycle and the failure), shape ``(cycles,)``.
         age: Cycles since the engine's first record, 1 at the first, shape ``(cycles,)``.
+        ts: Time of each cycle (UTC), shape ``(cycles,)``.
     """
 
     asset_id: str
@@ -111,6 +122,7 @@ class EngineRecord:
     values: np.ndarray
     rul: np.ndarray
     age: np.ndarray
+    ts: pd.DatetimeIndex
 
     def inputs(self, config: CmapssConfig) -> np.ndarray:
         """The input channels of each cycle, shape ``(cycles, channels)``: the readings, then their drift from
@@ -189,7 +201,7 @@ def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[Engi
             values = pd.DataFrame(values).ffill().bfill().to_numpy()
         rul = ((end - ts) / _CYCLE).to_numpy(dtype=np.float64)
         age = ((ts - ts[0]) / _CYCLE).to_numpy(dtype=np.float64) + 1
-        engines.append(EngineRecord(asset, split, values, rul, age))
+        engines.append(EngineRecord(asset, split, values, rul, age, ts))
     return engines, channels, chosen
 
 
@@ -352,3 +364,104 @@ def run_cmapss(
         "n_test_engines": len(test.y),
     }
     return ProtocolResult(metrics=metrics, details=details, notes=notes)
+
+
+# -- the bundle path: anchors out, a Predictor's RUL in ------------------------------------------------------
+
+
+def _anchors(engines: list[EngineRecord], last_only: bool = False, max_rul: float | None = None) -> pd.DataFrame:
+    """One anchor per cycle of each engine (or its last cycle), optionally only cycles with a true RUL of at
+    most ``max_rul``."""
+    parts = []
+    for e in engines:
+        keep = np.zeros(len(e.ts), dtype=bool)
+        if last_only:
+            keep[-1] = True
+        else:
+            keep[:] = True if max_rul is None else e.rul <= max_rul
+        parts.append(pd.DataFrame({"asset_id": e.asset_id, "ts": e.ts[keep]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def cmapss_inputs(
+    dataset: Dataset, seed: int = 0, config: CmapssConfig | None = None, *, subset: str | None = None
+) -> dict[str, ProtocolInputs]:
+    """The samples a bundle trains and is tested on: every cycle of every training engine (``train``), the last
+    cycle of every test engine (``test``); no ``val`` part, since the bundle trains a fixed number of epochs on
+    every training engine. With ``config.development``, ``train`` holds the training engines outside the
+    validation split of ``seed`` and ``test`` the held-out engines' test-like cycles.
+
+    Raises:
+        ProtocolError: if the dataset holds no training or no test engines of the subset.
+    """
+    config = config or CmapssConfig()
+    engines, _, chosen = load_engines(dataset, subset or config.subset)
+    train, test = _bundle_engines(engines, chosen, seed, config)
+    test_anchors = _anchors(test, max_rul=config.test_like_max_rul) if config.development else _anchors(test, True)
+    return {
+        "train": ProtocolInputs(dataset, _anchors(train), "train"),
+        "test": ProtocolInputs(dataset, test_anchors, "test"),
+    }
+
+
+def _bundle_engines(
+    engines: list[EngineRecord], subset: str, seed: int, config: CmapssConfig
+) -> tuple[list[EngineRecord], list[EngineRecord]]:
+    """The training and test engines of the bundle path (see :func:`cmapss_inputs`)."""
+    train = [e for e in engines if e.split == "train"]
+    test = [e for e in engines if e.split == "test"]
+    if not train or (not test and not config.development):
+        raise ProtocolError(f"C-MAPSS {subset} needs training and test engines; found {len(train)} and {len(test)}")
+    if not config.development:
+        return train, test
+    held = group_split([e.asset_id for e in train], config.validation_fraction, seed)
+    return [train[i] for i in held.train], [train[i] for i in held.test]
+
+
+def score_cmapss_bundle(
+    dataset: Dataset,
+    predictor: Predictor,
+    seed: int = 0,
+    config: CmapssConfig | None = None,
+    *,
+    subset: str | None = None,
+) -> ProtocolResult:
+    """Score a bundle trained on :func:`cmapss_inputs`: its RUL at each test engine's last cycle against the
+    true RUL, by RMSE and the NASA score, as :func:`run_cmapss` scores an estimator (``development``: RMSE over
+    the held-out engines' test-like cycles, ``val_rmse_test_like``). ``details["predictions"]`` holds the RUL
+    predicted for each test engine."""
+    config = config or CmapssConfig()
+    engines, _, chosen = load_engines(dataset, subset or config.subset)
+    _, test = _bundle_engines(engines, chosen, seed, config)
+    anchors = _anchors(test, max_rul=config.test_like_max_rul) if config.development else _anchors(test, True)
+    true = {e.asset_id: pd.Series(e.rul, index=e.ts) for e in test}
+    windows = predictor.windows(dataset, anchors=anchors)
+    output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test engines")
+    predicted = np.asarray(output.rul_hours, dtype=np.float64)
+    cut = windows.anchors
+    truth = np.array([true[a][t] for a, t in zip(cut["asset_id"], cut["ts"], strict=True)])
+    if config.development:
+        return ProtocolResult(metrics={"val_rmse_test_like": rmse(truth, predicted)}, details={"subset": chosen})
+    notes: tuple[str, ...] = ()
+    if subset is None and config.subset is None and len(held := cmapss_subsets(dataset)) > 1:
+        notes = (f"the dataset holds C-MAPSS subsets {', '.join(held)}; evaluated {chosen} only",)
+    details = {
+        "subset": chosen,
+        "n_test_engines": len(truth),
+        "predictions": {a: float(p) for a, p in zip(cut["asset_id"], predicted, strict=True)},
+    }
+    metrics = {"rmse": rmse(truth, predicted), "nasa_score": nasa_score(truth, predicted)}
+    return ProtocolResult(metrics=metrics, details=details, notes=notes)
+
+
+def validate_cmapss_bundle(
+    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, config: CmapssConfig | None = None
+) -> dict[str, float]:
+    """``val_rmse_test_like`` of a bundle trained on the training engines outside the validation split of
+    ``seed`` (for tuning: no test engine is read)."""
+    development = replace(config or CmapssConfig(), development=True)
+    return score_once(
+        trainer,
+        cmapss_inputs(dataset, seed, development),
+        lambda predictor: score_cmapss_bundle(dataset, predictor, seed, development),
+    ).metrics

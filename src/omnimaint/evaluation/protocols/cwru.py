@@ -29,6 +29,15 @@ waveform row per channel holding the recording; one ``failures`` row per asset w
 the class (``normal``, ``IR007``, ``B014``, ``OR021@6`` ...).
 
 Estimator interface: ``fit(X, y)`` / ``predict(X)`` with ``X`` float32 ``(n, 1, segment_length)``, ``y`` class names.
+
+Bundle interface (the multimodal model, :func:`cwru_inputs` and :func:`score_cwru_bundle`, within-recording
+protocol): each segment is a waveform burst, so the protocol hands over the time of each segment's last
+sample as an anchor, and a window of ``WaveformWindow(align="anchor", length=segment_length)`` at the
+recordings' common rate cuts exactly that segment (:mod:`omnimaint.data.bursts`). The model trains on the
+training block less its end: the last ``validation_fraction`` of each training block (at least one
+segment), after a further gap of ``gap`` samples, is its validation part (early stopping, the kept epoch).
+It is scored on the same test segments as an estimator, its prediction the likeliest of the classes the
+training segments hold.
 """
 
 from __future__ import annotations
@@ -36,17 +45,24 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from math import gcd
+from fractions import Fraction
+from math import ceil
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.signal import resample_poly
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.data.item_index import micros_of, resampled
+from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.evaluation.metrics import ClassificationScores, classification_scores
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
+
+if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
+    from omnimaint.inference.predictor import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +90,10 @@ class CwruConfig:
         classes: Fault types kept (recordings of other types are ignored).
         segment_length: Samples per segment.
         test_fraction: Last fraction of each recording used for testing (within-recording protocol).
-        gap: Samples skipped between the training and the test block of a recording.
+        gap: Samples skipped between the training and the test block of a recording (and, for a bundle,
+            between its training and validation parts).
+        validation_fraction: For a bundle: the last fraction of each training block (at least one segment)
+            that validates it.
     """
 
     channel: str = "DE"
@@ -82,6 +101,7 @@ class CwruConfig:
     segment_length: int = 2048
     test_fraction: float = 0.3
     gap: int = 2048
+    validation_fraction: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,8 @@ class Recording:
         load_hp: Motor load, or ``None`` when the metadata does not say.
         samples: The waveform, float32, at ``sample_rate_hz``.
         sample_rate_hz: Rate after resampling to the common rate.
+        start_us: Time of its first sample (its first waveform row), µs since the epoch.
+        rows: Waveform rows it was read from (their samples one after the other).
     """
 
     asset_id: str
@@ -101,6 +123,8 @@ class Recording:
     load_hp: float | None
     samples: np.ndarray
     sample_rate_hz: float
+    start_us: int
+    rows: int
 
 
 def load_recordings(dataset: Dataset, config: CwruConfig) -> list[Recording]:
@@ -126,10 +150,13 @@ def load_recordings(dataset: Dataset, config: CwruConfig) -> list[Recording]:
     table = table.sort_by([("asset_id", "ascending"), ("ts", "ascending")])
     bursts: dict[str, list[np.ndarray]] = {}
     rates: dict[str, float] = {}
+    starts: dict[str, int] = {}
+    stamps = micros_of(table["ts"])
     for index in range(table.num_rows):
         asset = str(table["asset_id"][index].as_py())
         bursts.setdefault(asset, []).append(table["samples"][index].values.to_numpy(zero_copy_only=False))
         rates[asset] = float(table["sample_rate_hz"][index].as_py())
+        starts.setdefault(asset, int(stamps[index]))
     if not bursts:
         raise ProtocolError(
             f"{dataset.path}: no '{config.channel}' waveforms for the classes {', '.join(config.classes)}"
@@ -137,17 +164,22 @@ def load_recordings(dataset: Dataset, config: CwruConfig) -> list[Recording]:
     common_rate = min(rates.values())
     recordings = []
     for asset, parts in bursts.items():
-        samples = np.concatenate(parts).astype(np.float64)
+        samples = np.concatenate(parts).astype(np.float32)
         rate = rates[asset]
         if rate != common_rate:
-            up, down = int(common_rate), int(rate)
-            divisor = gcd(up, down)
-            samples = resample_poly(samples, up // divisor, down // divisor)
+            # The resampling of the window path (WaveformWindow.sample_rate_hz), so that both cut the same samples.
+            samples = resampled(samples, rate, common_rate)
             logger.info("resampled %s from %g Hz to %g Hz", asset, rate, common_rate)
         load = metadata.get(asset, {}).get("load_hp")
         recordings.append(
             Recording(
-                asset, labels[asset], float(load) if load is not None else None, samples.astype(np.float32), common_rate
+                asset,
+                labels[asset],
+                float(load) if load is not None else None,
+                samples,
+                common_rate,
+                start_us=starts[asset],
+                rows=len(parts),
             )
         )
     missing = sorted(set(config.classes) - {r.label for r in recordings})
@@ -260,19 +292,119 @@ def run_cwru(
     train, test = within_recording_split(recordings, config)
     classes = sorted(set(train.y))
     scores = _score(factory, seed, train, test, classes)
-    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    return _within_recording_result(config, recordings, notes, train, test, scores)
+
+
+def _within_recording_result(
+    config: CwruConfig,
+    recordings: list[Recording],
+    notes: list[str],
+    train: SegmentSet,
+    test: SegmentSet,
+    scores: ClassificationScores,
+    **counts: int,
+) -> ProtocolResult:
+    classes = sorted(set(train.y))
     details = {
         "config": asdict(config),
         "classes": classes,
-        "loads_hp": loads,
+        "loads_hp": sorted({r.load_hp for r in recordings if r.load_hp is not None}),
         "sample_rate_hz": recordings[0].sample_rate_hz,
         "n_train_segments": len(train.y),
+        **counts,
         "n_test_segments": len(test.y),
         "test_segments_per_class": dict(Counter(test.y.tolist())),
         "per_class_f1": scores.per_class_f1,
     }
     metrics = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1, "n_classes": float(len(classes))}
     return ProtocolResult(metrics=metrics, details=details, notes=tuple(notes))
+
+
+def bundle_split(recordings: list[Recording], config: CwruConfig) -> dict[str, SegmentSet]:
+    """The segments a bundle trains on (``train``), is validated on (``val``: the end of each recording's
+    training block, a gap after the training part) and is scored on (``test``: the estimators' test segments).
+
+    Raises:
+        ProtocolError: if a training block is too short for a training and a validation segment with the gap.
+    """
+    bounds: dict[str, dict[str, tuple[int, int]]] = {"train": {}, "val": {}, "test": {}}
+    length = config.segment_length
+    for recording in recordings:
+        (_, train_stop), test = block_bounds(len(recording.samples), config)
+        val_start = train_stop - max(length, round(config.validation_fraction * train_stop))
+        if val_start - config.gap < length:
+            raise ProtocolError(
+                f"recording {recording.asset_id}: its training block of {train_stop} samples is too short for a "
+                f"{length}-sample training and validation segment on each side of a {config.gap}-sample gap"
+            )
+        bounds["train"][recording.asset_id] = (0, val_start - config.gap)
+        bounds["val"][recording.asset_id] = (val_start, train_stop)
+        bounds["test"][recording.asset_id] = test
+    return {part: cut_segments(recordings, spans, length) for part, spans in bounds.items()}
+
+
+def segment_ends(recordings: list[Recording], segments: SegmentSet) -> pd.DataFrame:
+    """Anchors at the segments' ends: columns ``asset_id`` and ``ts``, the time of each segment's last sample
+    rounded up to the microsecond, so that ``WaveformWindow(align="anchor")`` windows cut exactly the segments.
+
+    Raises:
+        ProtocolError: if a recording was read from several waveform rows (a window holds one row's samples).
+    """
+    by_id = {recording.asset_id: recording for recording in recordings}
+    several = sorted(asset for asset in set(segments.asset_ids.tolist()) if by_id[asset].rows > 1)
+    if several:
+        raise ProtocolError(
+            f"recording {several[0]} is stored as {by_id[several[0]].rows} waveform rows of its channel; a bundle "
+            "reads each recording as one row (as the CWRU importer writes it)"
+        )
+    last = segments.starts + segments.X.shape[-1] - 1
+    ends = [
+        by_id[asset].start_us + ceil(int(k) * Fraction(1_000_000) / Fraction(by_id[asset].sample_rate_hz))
+        for asset, k in zip(segments.asset_ids.tolist(), last.tolist(), strict=True)
+    ]
+    return pd.DataFrame(
+        {"asset_id": segments.asset_ids.astype(object), "ts": pd.to_datetime(np.asarray(ends), unit="us", utc=True)}
+    )
+
+
+def cwru_inputs(dataset: Dataset, seed: int = 0, config: CwruConfig | None = None) -> dict[str, ProtocolInputs]:
+    """What a bundle is trained (``train``), early-stopped (``val``) and scored (``test``) on: the ends of the
+    segments of :func:`bundle_split`. The split is fixed, so ``seed`` changes nothing."""
+    config = config or CwruConfig()
+    recordings = load_recordings(dataset, config)
+    return {
+        part: ProtocolInputs(dataset, segment_ends(recordings, segments), part)
+        for part, segments in bundle_split(recordings, config).items()
+    }
+
+
+def score_cwru_bundle(
+    dataset: Dataset, predictor: Predictor, seed: int = 0, config: CwruConfig | None = None
+) -> ProtocolResult:
+    """Score a bundle on the test segments, as :func:`run_cwru` scores an estimator: the prediction is the
+    likeliest of the classes the training segments hold (those the protocol scores).
+
+    Raises:
+        ProtocolError: if the bundle lacks some of those classes.
+    """
+    config = config or CwruConfig()
+    recordings = load_recordings(dataset, config)
+    notes = coverage_notes(dataset, recordings, config)
+    segments = bundle_split(recordings, config)
+    train, test = segments["train"], segments["test"]
+    classes = sorted(set(train.y))
+    known = predictor.bundle.preprocessor.vocab.fault_classes
+    missing = [name for name in classes if name not in known]
+    if missing:
+        raise ProtocolError(f"{predictor.bundle.path}: the bundle knows no fault types {missing} (it knows {known})")
+    windows = predictor.windows(dataset, anchors=segment_ends(recordings, test))
+    output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test segments")
+    columns = [known.index(name) for name in classes]
+    predicted = np.asarray(classes)[output.fault_probabilities[:, columns].argmax(axis=1)]
+    scores = classification_scores(test.y, predicted, classes)
+    return _within_recording_result(
+        config, recordings, notes, train, test, scores, n_val_segments=len(segments["val"].y)
+    )
 
 
 def left_out_classes(recordings: list[Recording]) -> dict[str, list[str]]:

@@ -20,6 +20,14 @@ Canonical form (see the images adapter): ``frames`` rows (camera ``cam0``, one i
 Estimator interfaces, with ``X`` float32 ``(n, size, size)`` grey levels in ``[0, 1]``:
 classification ``fit(X, y)`` / ``predict(X)``; anomaly ``fit(X)`` / ``score_samples(X)`` (scikit-learn
 convention: higher = more normal).
+
+Bundle interface of the classification protocol (the multimodal model, :func:`image_inputs` and
+:func:`score_image_bundle`): one anchor per labelled frame, at its ``(asset_id, ts)``; the test images are
+those the estimators are tested on (the same stratified split, the same seed); a stratified
+``validation_fraction`` of the other images is the bundle's validation split (early stopping, checkpoint
+choice, and the validation figures a setting is chosen on), the rest its training split. The bundle's window
+spec must cut one frame per anchor and label it with the image's class (``labels: states``); it reads the
+frames as they are stored and prepares them its own way (the packaged config: ``configs/images.yaml``).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,9 +43,14 @@ from PIL import Image
 
 from omnimaint.data.blobs import IMAGE_FORMATS
 from omnimaint.data.dataset import Dataset
-from omnimaint.evaluation.metrics import ClassificationScores, auroc, classification_scores
-from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.evaluation.metrics import ClassificationScores, accuracy, auroc, classification_scores
+from omnimaint.evaluation.protocols.base import BundleTrainer, MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.protocols.running import score_once
 from omnimaint.evaluation.splits import IndexSplit, stratified_split
+
+if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
+    from omnimaint.inference.predictor import FrameViews, Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +62,16 @@ class ImageConfig:
     """Settings of the image protocols.
 
     Attributes:
-        image_size: Images are converted to grey levels and resized to ``image_size`` squared.
+        image_size: Images are converted to grey levels and resized to ``image_size`` squared (for the
+            estimators; a bundle reads frames as its window spec says).
         test_fraction: Fraction of each class held out (stratified split).
+        validation_fraction: Fraction of each class of the training images held out for validation (tuning
+            an estimator; a bundle's validation split).
     """
 
     image_size: int = 128
     test_fraction: float = 0.3
+    validation_fraction: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -158,7 +175,6 @@ def validate_image_classification(
     seed: int = 0,
     split_seed: int = 0,
     config: ImageConfig | None = None,
-    validation_fraction: float = 0.2,
 ) -> dict[str, float]:
     """Fit on part of the protocol's training images, score the rest, for tuning: no test image is used.
 
@@ -167,8 +183,7 @@ def validate_image_classification(
         factory: ``seed -> classifier``.
         seed: Seed of the protocol's train/test split (as :func:`run_image_classification`) and the estimator.
         split_seed: Seed of the stratified validation split of the training images.
-        config: Protocol settings.
-        validation_fraction: Share of each class of the training images held out.
+        config: Protocol settings (``validation_fraction``: share of each class of the training images held out).
 
     Returns:
         ``val_accuracy`` and ``val_macro_f1``; for an estimator with a ``test_time_augment`` setting, also
@@ -177,7 +192,7 @@ def validate_image_classification(
     config = config or ImageConfig()
     images = load_images(dataset, config)
     train = images.take(image_split(images, config, seed).train)
-    inner = stratified_split(train.y, validation_fraction, split_seed)
+    inner = stratified_split(train.y, config.validation_fraction, split_seed)
     fit, val = train.take(inner.train), train.take(inner.test)
     estimator, scores = _fit_and_score(factory, seed, fit, val, sorted(set(images.y.tolist())))
     metrics = {"val_accuracy": scores.accuracy, "val_macro_f1": scores.macro_f1}
@@ -189,6 +204,105 @@ def validate_image_classification(
         estimator.test_time_augment = configured
         metrics |= {"val_accuracy_plain": accuracy[False], "val_accuracy_tta": accuracy[True]}
     return metrics
+
+
+def _image_parts(dataset: Dataset, seed: int, config: ImageConfig) -> dict[str, tuple[ProtocolInputs, np.ndarray]]:
+    """The ``train``, ``val`` and ``test`` anchors of the bundle interface, each with the class of its images."""
+    frames = labelled_frames(dataset)
+    labels = frames["label"].astype(str).to_numpy()
+    split = stratified_split(labels, config.test_fraction, seed)  # as image_split: the estimators' test images
+    inner = stratified_split(labels[split.train], config.validation_fraction, seed)
+    rows = {"train": split.train[inner.train], "val": split.train[inner.test], "test": split.test}
+    anchors = frames[["asset_id", "ts"]]
+    return {
+        part: (ProtocolInputs(dataset, anchors.iloc[at].reset_index(drop=True), part), labels[at])
+        for part, at in rows.items()
+    }
+
+
+def image_inputs(dataset: Dataset, seed: int = 0, config: ImageConfig | None = None) -> dict[str, ProtocolInputs]:
+    """What a bundle is trained (``train``), validated (``val``) and scored (``test``) on (module docstring)."""
+    return {part: inputs for part, (inputs, _) in _image_parts(dataset, seed, config or ImageConfig()).items()}
+
+
+def _bundle_classes(
+    predictor: Predictor, inputs: ProtocolInputs, truth: np.ndarray, views: FrameViews | None
+) -> np.ndarray:
+    """The bundle's likeliest fault class of each anchor (``views``: test-time frame views; ``None``: the bundle's).
+
+    Raises:
+        ProtocolError: if the bundle does not know every class of the images.
+    """
+    known = predictor.bundle.preprocessor.vocab.fault_classes
+    missing = sorted(set(truth.tolist()) - set(known))
+    if missing:
+        raise ProtocolError(f"{predictor.bundle.path}: the bundle knows no fault classes {missing} (it knows {known})")
+    windows = predictor.windows(inputs.dataset, anchors=inputs.anchors)
+    output = predictor.predict_windows(windows, progress=True, description=f"scoring {inputs.split}", frame_views=views)
+    return np.asarray(known, dtype=object)[output.likely_fault].astype(str)
+
+
+def _validation_accuracy(predictor: Predictor, val: tuple[ProtocolInputs, np.ndarray]) -> dict[str, float]:
+    """Accuracy on the validation images with the bundle's test-time frame views (``val_accuracy``), and for a
+    bundle that reads frames, without and with the eight views (``val_accuracy_plain``, ``val_accuracy_tta``):
+    what the views setting may be chosen on."""
+    inputs, truth = val
+    figures = {"val_accuracy": accuracy(truth, _bundle_classes(predictor, inputs, truth, None))}
+    if "frames" in predictor.modalities:
+        other: FrameViews = "one" if predictor.frame_views == "dihedral" else "dihedral"  # the bundle's own: above
+        by_views = {
+            predictor.frame_views: figures["val_accuracy"],
+            other: accuracy(truth, _bundle_classes(predictor, inputs, truth, other)),
+        }
+        figures |= {"val_accuracy_plain": by_views["one"], "val_accuracy_tta": by_views["dihedral"]}
+    return figures
+
+
+def score_image_bundle(
+    dataset: Dataset, predictor: Predictor, seed: int = 0, config: ImageConfig | None = None
+) -> ProtocolResult:
+    """Score a bundle trained on :func:`image_inputs` on the test images, as :func:`run_image_classification`
+    scores an estimator.
+
+    Returns:
+        ``accuracy`` and ``macro_f1`` on the held-out images; per-class F1, counts, the test-time frame views
+        used and the validation accuracy with and without them in details.
+
+    Raises:
+        ProtocolError: if the bundle does not know every class of the images.
+    """
+    config = config or ImageConfig()
+    parts = _image_parts(dataset, seed, config)
+    test, truth = parts["test"]
+    classes = sorted(set(np.concatenate([labels for _, labels in parts.values()]).tolist()))
+    scores = classification_scores(truth, _bundle_classes(predictor, test, truth, None), classes)
+    details = {
+        "config": asdict(config),
+        "classes": classes,
+        "n_train": len(parts["train"][0]),
+        "n_val": len(parts["val"][0]),
+        "n_test": len(test),
+        "test_per_class": dict(Counter(truth.tolist())),
+        "per_class_f1": scores.per_class_f1,
+        "frame_views": predictor.frame_views,
+        **_validation_accuracy(predictor, parts["val"]),
+    }
+    return ProtocolResult(metrics={"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}, details=details)
+
+
+def validate_image_bundle(
+    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, config: ImageConfig | None = None
+) -> dict[str, float]:
+    """Train a bundle on :func:`image_inputs` and score its validation images only, for tuning (no test image is
+    scored): ``val_accuracy`` and, for a bundle that reads frames, ``val_accuracy_plain`` and ``val_accuracy_tta``
+    (without and with the eight test-time frame views, from the same bundle)."""
+    config = config or ImageConfig()
+    parts = _image_parts(dataset, seed, config)
+    inputs = {part: part_inputs for part, (part_inputs, _) in parts.items() if part != "test"}
+    figures = score_once(
+        trainer, inputs, lambda predictor: ProtocolResult(_validation_accuracy(predictor, parts["val"]))
+    )
+    return figures.metrics
 
 
 @dataclass(frozen=True)

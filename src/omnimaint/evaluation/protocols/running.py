@@ -53,7 +53,12 @@ def _suffix(backend: str) -> str:
 
 
 def run_bundle_method(
-    dataset: Dataset, spec: ProtocolSpec, trainer: BundleTrainer, seed: int, workdir: Path | None
+    dataset: Dataset,
+    spec: ProtocolSpec,
+    trainer: BundleTrainer,
+    seed: int,
+    workdir: Path | None,
+    subset: str | None = None,
 ) -> ProtocolResult:
     """Train a bundle on the protocol's samples, export it, and score it with every backend.
 
@@ -63,18 +68,25 @@ def run_bundle_method(
         trainer: What trains the bundle (a registered bundle method's factory, applied to the seed).
         seed: Seed of the protocol's split and of training.
         workdir: Run folder to train in, kept (``None``: a temporary folder, removed afterwards).
+        subset: For a protocol with subsets, the one to train and score on (``None``: the protocol's default).
 
     Raises:
         ProtocolError: if the protocol does not score bundles.
     """
     if spec.bundle_inputs is None or spec.score_bundle is None:
         raise ProtocolError(f"protocol {spec.name!r} does not score bundles")
-    inputs = spec.bundle_inputs(dataset, seed)
+    on = _subset_argument(spec, subset)
+    inputs = spec.bundle_inputs(dataset, seed, **on)
     if workdir is not None:
-        result, bundle = _train_and_score(dataset, spec, trainer, inputs, seed, workdir)
+        result, bundle = _train_and_score(dataset, spec, trainer, inputs, seed, workdir, on)
         return ProtocolResult(result.metrics, {**result.details, "bundle": str(bundle)}, result.notes)
     with tempfile.TemporaryDirectory(prefix="omnimaint-bench-") as tmp:
-        return _train_and_score(dataset, spec, trainer, inputs, seed, Path(tmp) / "run")[0]
+        return _train_and_score(dataset, spec, trainer, inputs, seed, Path(tmp) / "run", on)[0]
+
+
+def _subset_argument(spec: ProtocolSpec, subset: str | None) -> dict[str, str | None]:
+    """The ``subset=`` keyword a protocol with subsets takes (none for the others)."""
+    return {"subset": subset} if spec.subsets is not None else {}
 
 
 def _train_and_score(
@@ -84,6 +96,7 @@ def _train_and_score(
     inputs: dict[str, ProtocolInputs],
     seed: int,
     run: Path,
+    on: dict[str, str | None],
 ) -> tuple[ProtocolResult, Path]:
     from omnimaint.inference.export import export_bundle
     from omnimaint.inference.predictor import Predictor
@@ -92,7 +105,7 @@ def _train_and_score(
     bundle = trainer(inputs, run)
     export_bundle(bundle, int8=True)
     results = {
-        backend: spec.score_bundle(dataset, Predictor.from_bundle(bundle, backend), seed)  # type: ignore[arg-type]
+        backend: spec.score_bundle(dataset, Predictor.from_bundle(bundle, backend), seed, **on)  # type: ignore[arg-type]
         for backend in BACKENDS
     }
     headline = results[BACKENDS[0]]
@@ -105,6 +118,25 @@ def _train_and_score(
         "split_sizes": {name: len(part) for name, part in inputs.items()},
     }
     return ProtocolResult(metrics=metrics, details=details, notes=headline.notes), bundle
+
+
+def check_run(
+    dataset: Dataset, protocol: str, method: str | MethodFactory, subset: str | None = None
+) -> tuple[ProtocolSpec, MethodSpec, str | None]:
+    """Refuse, before anything runs, a run that :func:`run_protocol` would refuse.
+
+    Returns:
+        The protocol, the method, and the dataset's name of the subset asked for (``None``: none asked).
+
+    Raises:
+        ProtocolError: as :func:`run_protocol`.
+    """
+    spec = get_protocol(protocol)
+    registered = get_method(protocol, method) if isinstance(method, str) else MethodSpec("custom", method)
+    check_subset(protocol, subset)
+    if not spec.applies(dataset):
+        raise ProtocolError(f"{dataset.path}: protocol {protocol!r} does not apply to this dataset ({spec.summary})")
+    return spec, registered, None if subset is None else choose_subset(dataset, protocol, subset)
 
 
 def run_protocol(
@@ -132,14 +164,10 @@ def run_protocol(
         ProtocolError: for an unknown protocol or method, a protocol that does not apply to the dataset, or a
             subset it does not take or the dataset does not hold.
     """
-    spec = get_protocol(protocol)
-    registered = get_method(protocol, method) if isinstance(method, str) else MethodSpec("custom", method)
+    spec, registered, chosen = check_run(dataset, protocol, method, subset)
     factory = registered.factory
-    check_subset(protocol, subset)
-    if not spec.applies(dataset):
-        raise ProtocolError(f"{dataset.path}: protocol {protocol!r} does not apply to this dataset ({spec.summary})")
     if registered.trains_bundle:
-        return run_bundle_method(dataset, spec, factory(seed), seed, workdir)
+        return run_bundle_method(dataset, spec, factory(seed), seed, workdir, chosen)
     if spec.subsets is None:
         return spec.run(dataset, factory, seed)
-    return spec.run(dataset, factory, seed, subset=None if subset is None else choose_subset(dataset, protocol, subset))
+    return spec.run(dataset, factory, seed, subset=chosen)

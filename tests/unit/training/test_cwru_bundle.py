@@ -1,0 +1,69 @@
+"""The multimodal model on the CWRU protocol: each segment is one waveform burst cut at the protocol's anchor by
+the packaged window, and the bundle is trained, exported and scored through the ``Predictor``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import omnimaint.training.methods  # noqa: F401 (registers omnimodel)
+from omnimaint.data import Dataset
+from omnimaint.data.sample_builder import WindowedDataset
+from omnimaint.evaluation.protocols import get_method, get_protocol
+from omnimaint.evaluation.protocols.cwru import CwruConfig, bundle_split, load_recordings
+from omnimaint.evaluation.protocols.running import BACKENDS, run_bundle_method
+from omnimaint.inference.bundle import Bundle
+from omnimaint.training.config import load_config
+from omnimaint.training.methods import ProtocolTrainer, protocol_config
+from tests.unit.evaluation.canonical import cwru_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    # The normal recording at 48 kHz, as CWRU publishes it: the window resamples it as the protocol does.
+    return cwru_dataset(tmp_path_factory.mktemp("cwru") / "d", normal_rate=48_000)
+
+
+def test_the_packaged_window_cuts_one_segment_per_sample() -> None:
+    assert get_method("cwru", "omnimodel").trains_bundle
+    window = load_config(protocol_config("cwru"), {"data.dataset": "."}).data.window
+    assert window.enabled == ("waveforms",) and window.labels == "states"
+    assert window.waveforms is not None and window.waveforms.align == "anchor"
+    assert (window.waveforms.max_bursts, window.waveforms.length) == (1, CwruConfig().segment_length)
+
+
+def test_the_windows_at_the_protocol_anchors_are_the_protocol_segments(dataset: Dataset) -> None:
+    window = load_config(protocol_config("cwru"), {"data.dataset": str(dataset.path)}).data.window
+    inputs = get_protocol("cwru").bundle_inputs(dataset, 0)  # type: ignore[misc]
+    config = CwruConfig()
+    segments = bundle_split(load_recordings(dataset, config), config)
+    for part in ("train", "val", "test"):
+        windows = WindowedDataset(dataset, window, anchors=inputs[part].anchors)
+        batch = windows.batch(np.arange(len(windows)))
+        assert batch.waveforms is not None and batch.waveform_mask is not None
+        # Sample for sample, the resampled 48 kHz normal recording included.
+        np.testing.assert_array_equal(batch.waveforms[:, 0, 0], segments[part].X[:, 0])
+        assert batch.waveform_mask.all()
+        classes = np.asarray(windows.vocab.fault_classes)
+        np.testing.assert_array_equal(classes[batch.labels.fault_type], segments[part].y)
+    # Within each recording: training segments, a gap, validation segments, a gap, test segments.
+    for asset in np.unique(segments["test"].asset_ids):
+        starts = {part: np.sort(s.starts[s.asset_ids == asset]) for part, s in segments.items()}
+        assert starts["val"][0] - (starts["train"][-1] + config.segment_length) >= config.gap
+        assert starts["test"][0] - (starts["val"][-1] + config.segment_length) >= config.gap
+
+
+@pytest.mark.slow  # twenty epochs of the packaged config, an ONNX export and three scorings
+def test_the_packaged_config_trains_a_bundle_scored_alike_by_every_backend(dataset: Dataset, tmp_path: Path) -> None:
+    spec = get_protocol("cwru")
+    result = run_bundle_method(dataset, spec, ProtocolTrainer("cwru", 0, overrides={"progress": False}), 0, tmp_path)
+    recorded = Bundle.load(Path(result.details["bundle"])).metrics["data"]["splits"]
+    assert set(recorded) == {"train", "val"}
+    assert result.details["split_sizes"] == {"train": 20, "val": 10, "test": 20}
+    assert result.details["n_test_segments"] == 20 and result.metrics["n_classes"] == 10.0
+    # Each class is a tone in noise: every backend tells them all apart.
+    assert set(result.details["backends"]) == set(BACKENDS)
+    for metrics in result.details["backends"].values():
+        assert metrics["accuracy"] == 1.0
