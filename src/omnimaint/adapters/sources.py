@@ -265,6 +265,9 @@ def _parquet_chunks(
     try:
         wanted = list(columns) if columns is not None else None
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
+            # Full validation checks what decoding leaves for later, such as UTF-8 in text columns: a damaged
+            # page would otherwise fail deep inside pandas, at the first conversion of the column.
+            batch.validate(full=True)
             frame = batch.replace_schema_metadata(None).to_pandas()  # pandas' footer JSON: unused, maybe damaged
             frame.index = pd.RangeIndex(offset, offset + len(frame))
             offset += len(frame)
