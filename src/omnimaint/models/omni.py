@@ -113,9 +113,8 @@ class OmniEnsemble(nn.Module):
         def mean(name: str) -> torch.Tensor:
             return torch.stack([getattr(o, name) for o in outputs]).mean(dim=0)
 
-        failure = torch.stack([torch.sigmoid(o.failure_logits) for o in outputs]).mean(dim=0)
         return ModelOutputs(
-            failure_logits=torch.logit(failure, eps=1e-7),
+            failure_logits=_mean_probability_logit([o.failure_logits for o in outputs]),
             rul=mean("rul"),
             fault_logits=_mean_log_softmax([o.fault_logits for o in outputs]),
             health_logits=_mean_log_softmax([o.health_logits for o in outputs]),
@@ -123,6 +122,17 @@ class OmniEnsemble(nn.Module):
             modality_weights=mean("modality_weights"),
             embedding=mean("embedding"),
         )
+
+
+def _mean_probability_logit(logits: list[torch.Tensor]) -> torch.Tensor:
+    """``logit`` of the mean of the sigmoid probabilities of several logits, computed in log space: ``log p̄ −
+    log(1 − p̄)`` with each term a log-mean-exp of log-sigmoids. Going through the probabilities themselves
+    would saturate in float32 near 0 and 1, where a rounding difference becomes a large difference of logits."""
+    stacked = torch.stack(logits)
+    log_k = math.log(len(logits))
+    log_p = torch.logsumexp(nn.functional.logsigmoid(stacked), dim=0) - log_k
+    log_q = torch.logsumexp(nn.functional.logsigmoid(-stacked), dim=0) - log_k
+    return log_p - log_q
 
 
 def _mean_log_softmax(logits: list[torch.Tensor]) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from omnimaint.models.examples import example_config, example_inputs
@@ -29,3 +31,13 @@ def test_ensemble_outputs_are_the_mean_of_the_members_probabilities() -> None:
     # The members differ (fresh weights each), so the mean is not any one member's output.
     assert not torch.allclose(each[0].rul, each[1].rul)
     assert out.failure_logits.shape == each[0].failure_logits.shape
+
+
+def test_the_mean_probability_logit_does_not_saturate_in_float32() -> None:
+    """Two confident members (logits 20 and 25): through float32 probabilities the mean would round to 1 and
+    its logit to the clamp; in log space it is the exact ``-log((e^-20 + e^-25) / 2)``."""
+    from omnimaint.models.omni import _mean_probability_logit
+
+    logits = [torch.tensor([20.0, -20.0]), torch.tensor([25.0, -25.0])]
+    expected = -math.log((math.exp(-20) + math.exp(-25)) / 2)
+    torch.testing.assert_close(_mean_probability_logit(logits), torch.tensor([expected, -expected]))

@@ -23,6 +23,7 @@ SMALL = {
     "model.d_model": 16,
     "model.heads": 2,
     "model.fusion.layers": 1,
+    "model.ensemble": 1,
     "optim.max_epochs": 1,
     "optim.batch_size": 64,
     "progress": False,
