@@ -369,18 +369,17 @@ def run_cmapss(
 # -- the bundle path: anchors out, a Predictor's RUL in ------------------------------------------------------
 
 
-def _anchors(engines: list[EngineRecord], last_only: bool = False, max_rul: float | None = None) -> pd.DataFrame:
-    """One anchor per cycle of each engine (or its last cycle), optionally only cycles with a true RUL of at
-    most ``max_rul``."""
-    parts = []
-    for e in engines:
-        keep = np.zeros(len(e.ts), dtype=bool)
-        if last_only:
-            keep[-1] = True
-        else:
-            keep[:] = True if max_rul is None else e.rul <= max_rul
-        parts.append(pd.DataFrame({"asset_id": e.asset_id, "ts": e.ts[keep]}))
+def _anchors(engines: list[EngineRecord], max_rul: float = np.inf) -> pd.DataFrame:
+    """One anchor per cycle of each engine whose true RUL is at most ``max_rul``."""
+    parts = [pd.DataFrame({"asset_id": e.asset_id, "ts": e.ts[e.rul <= max_rul]}) for e in engines]
     return pd.concat(parts, ignore_index=True)
+
+
+def _test_anchors(test: list[EngineRecord], config: CmapssConfig) -> pd.DataFrame:
+    """The last cycle of each test engine; with ``config.development``, the held-out engines' test-like cycles."""
+    if config.development:
+        return _anchors(test, config.test_like_max_rul)
+    return pd.DataFrame({"asset_id": [e.asset_id for e in test], "ts": [e.ts[-1] for e in test]})
 
 
 def cmapss_inputs(
@@ -397,10 +396,9 @@ def cmapss_inputs(
     config = config or CmapssConfig()
     engines, _, chosen = load_engines(dataset, subset or config.subset)
     train, test = _bundle_engines(engines, chosen, seed, config)
-    test_anchors = _anchors(test, max_rul=config.test_like_max_rul) if config.development else _anchors(test, True)
     return {
         "train": ProtocolInputs(dataset, _anchors(train), "train"),
-        "test": ProtocolInputs(dataset, test_anchors, "test"),
+        "test": ProtocolInputs(dataset, _test_anchors(test, config), "test"),
     }
 
 
@@ -433,7 +431,7 @@ def score_cmapss_bundle(
     config = config or CmapssConfig()
     engines, _, chosen = load_engines(dataset, subset or config.subset)
     _, test = _bundle_engines(engines, chosen, seed, config)
-    anchors = _anchors(test, max_rul=config.test_like_max_rul) if config.development else _anchors(test, True)
+    anchors = _test_anchors(test, config)
     true = {e.asset_id: pd.Series(e.rul, index=e.ts) for e in test}
     windows = predictor.windows(dataset, anchors=anchors)
     output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test engines")
