@@ -36,7 +36,8 @@ _LAYERS = {
     "omnimaint.models": ["omnimaint.training", "omnimaint.inference", "omnimaint.evaluation"],
     "omnimaint.inference": ["omnimaint.training", "omnimaint.evaluation"],
     "omnimaint.evaluation": ["omnimaint.training"],
-    "omnimaint.training": ["omnimaint.cli"],
+    "omnimaint.training": ["omnimaint.cli", "omnimaint.service"],
+    "omnimaint.service": ["omnimaint.training", "omnimaint.evaluation", "omnimaint.cli"],
 }
 FORBIDDEN = [
     ("omnimaint.models", "omnimaint.data.sample_builder"),

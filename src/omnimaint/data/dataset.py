@@ -272,6 +272,45 @@ class Dataset:
         return self.manifest.components.get(asset_type, ())
 
 
+class MemoryDataset(Dataset):
+    """A dataset held in memory: the live service's view of its store, cut into windows by the same
+    :class:`~omnimaint.data.sample_builder.WindowedDataset` as a dataset on disk.
+
+    Each table is checked and sorted exactly as if it had been read from a file.
+
+    Args:
+        manifest: The manifest.
+        tables: Canonical tables by name (absent ones are empty).
+        root: Folder that frame paths are relative to.
+        source: Where the rows came from, for messages.
+
+    Raises:
+        DatasetError: if a table breaks a rule of the canonical data model.
+    """
+
+    def __init__(self, manifest: Manifest, tables: Mapping[str, pa.Table], root: Path, *, source: str) -> None:
+        self.path = Path(root)
+        self.manifest = manifest
+        assets = tables.get("assets")
+        if assets is None or assets.num_rows == 0:
+            raise DatasetError(f"{source}: no assets")
+        self.asset_ids = frozenset(assets.column("asset_id").to_pylist())
+        self._tables = {}
+        for name, spec in TABLES.items():
+            table = tables.get(name)
+            if table is None:
+                self._tables[name] = empty_table(spec)
+                continue
+            ctx = ValidationContext(source=f"{source} ({name})", asset_ids=self.asset_ids if name != "assets" else None)
+            self._tables[name] = sort_table(normalize_table(table, spec, ctx), spec)
+
+    def __repr__(self) -> str:
+        return f"MemoryDataset({str(self.path)!r}, assets={len(self.asset_ids)})"
+
+    def has(self, name: str) -> bool:
+        return self._tables[name].num_rows > 0
+
+
 def validate_dataset(path: str | Path, *, checksums: bool = True) -> Dataset:
     """Fully check a dataset folder: manifest, every table, blobs and (optionally) file checksums.
 

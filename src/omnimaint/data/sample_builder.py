@@ -50,6 +50,25 @@ from omnimaint.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 
+def anchor_grid(
+    spec: WindowSpec,
+    first_us: int,
+    last_us: int,
+    *,
+    min_history: timedelta | None = None,
+    start_us: int | None = None,
+) -> np.ndarray:
+    """The stride grid of one asset's anchors (µs): whole multiples of ``spec.stride`` since the epoch, from
+    ``min_history`` after the asset's first observation (default: the telemetry lookback, else zero) and not
+    before ``start_us``, up to ``last_us`` included. The live service scores the same grid as it fills."""
+    if min_history is None:
+        min_history = spec.telemetry.lookback if spec.telemetry is not None else timedelta(0)
+    stride = micros(spec.stride)
+    lo = max(first_us + micros(min_history), 0 if start_us is None else start_us, 0)
+    start = -(-lo // stride) * stride
+    return np.arange(start, last_us + 1, stride, dtype=np.int64)
+
+
 class WindowedDataset:
     """Samples of a dataset under a :class:`WindowSpec`, restricted to a :class:`Split`.
 
@@ -249,24 +268,15 @@ class WindowedDataset:
                 raise ConfigError(f"anchors name assets outside the dataset or split: {missing[:5]}")
             asset = self.vocab.index_of(explicit["asset_id"].to_numpy(), self.asset_list)
             return asset, timestamps_us(explicit["ts"])
-        stride = micros(self.spec.stride)
-        if min_history is None:
-            min_history = self.spec.telemetry.lookback if self.spec.telemetry is not None else timedelta(0)
-        lo_bound = micros(pd.Timedelta(0).to_pytimedelta())
         split = self.split
         assets: list[np.ndarray] = []
         stamps_out: list[np.ndarray] = []
         for a in range(len(self.asset_list)):
             if first[a] > last[a]:
                 continue
-            lo = first[a] + micros(min_history)
-            hi = last[a]
-            if split is not None and split.start is not None:
-                lo = max(lo, split.start.value // 1000)
-            if split is not None and split.end is not None:
-                hi = min(hi, split.end.value // 1000)
-            start = -(-max(lo, lo_bound) // stride) * stride
-            grid = np.arange(start, hi + 1, stride, dtype=np.int64)
+            lo = None if split is None or split.start is None else split.start.value // 1000
+            hi = last[a] if split is None or split.end is None else min(last[a], split.end.value // 1000)
+            grid = anchor_grid(self.spec, int(first[a]), int(hi), min_history=min_history, start_us=lo)
             assets.append(np.full(grid.size, a, dtype=np.int64))
             stamps_out.append(grid)
         if not assets:

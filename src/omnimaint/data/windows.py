@@ -223,6 +223,23 @@ class WindowSpec(_Frozen):
         return max((getattr(self, m).lookback for m in signals), default=timedelta(0))
 
     @property
+    def history(self) -> timedelta | None:
+        """How far before its anchor a window reads telemetry, bursts, frames and events (``None``: back to the
+        asset's first observation, for the options that look there: ``before_start: first``, ``drift_over``,
+        ``age``, bursts cut at the anchor from a long recording). One telemetry step more than the lookback, so
+        that the oldest grid step is whole. Work orders are not bounded by it (time-since features look back up
+        to ``since_cap``). The live service reads this much of its store per anchor."""
+        tel, wf = self.telemetry, self.waveforms
+        if tel is not None and (tel.before_start == "first" or tel.drift_over is not None or tel.age):
+            return None
+        if wf is not None and wf.align == "anchor":
+            return None
+        reaches = [getattr(self, m).lookback for m in self.enabled if m != "maintenance"]
+        if tel is not None:
+            reaches.append(tel.lookback + tel.step)
+        return max(reaches, default=timedelta(0))
+
+    @property
     def label_reach(self) -> timedelta:
         """How far after an anchor its labels look."""
         return max(self.rul_cap, self.degraded_within, self.horizons[-1])

@@ -1,0 +1,426 @@
+"""The service's FastAPI app: :func:`create_app` builds it from :class:`ServiceSettings`.
+
+Routes (OpenAPI at ``/docs``; every route but ``/health`` takes an API key, ``X-API-Key`` or Bearer):
+
+- ``GET /health`` (no key), ``GET /ready``, ``GET /metrics`` (Prometheus);
+- ``PUT /api/assets`` (admin) registers assets; ``GET /api/assets`` lists them with their progress;
+- ``POST /api/ingest`` (operator) stores a batch of telemetry, events, work orders and waveform bursts whole
+  or not at all; ``POST /api/assets/{asset_id}/frames`` (operator) stores one camera image;
+- ``GET /api/assets/{asset_id}/scores`` the stored outputs of every head over time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from sqlalchemy import Connection, select, text
+
+from omnimaint import __version__
+from omnimaint.inference.bundle import Bundle
+from omnimaint.inference.predictor import HealthOutput, Predictor
+from omnimaint.service import alarms, db
+from omnimaint.service.alarm_engine import AlarmRule, AlarmRules
+from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError, AlarmRecorder, wall_us
+from omnimaint.service.auth import Principal, Role, require
+from omnimaint.service.ingest import (
+    Accepted,
+    AssetIn,
+    IngestBatch,
+    IngestRejected,
+    _us,
+    batch_tables,
+    check_tables,
+    micros_now,
+)
+from omnimaint.service.limits import BodySizeLimit
+from omnimaint.service.metrics import ServiceMetrics
+from omnimaint.service.scorer import ScorerThread, StreamingScorer
+from omnimaint.service.settings import ServiceSettings
+from omnimaint.service.store import LiveStore
+
+logger = logging.getLogger(__name__)
+
+ViewerKey = Annotated[Principal, Depends(require(Role("viewer")))]
+OperatorKey = Annotated[Principal, Depends(require(Role("operator")))]
+AdminKey = Annotated[Principal, Depends(require(Role("admin")))]
+
+IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+
+
+@dataclass
+class Services:
+    """What the routes share, built in the app's lifespan."""
+
+    settings: ServiceSettings
+    store: LiveStore
+    predictor: Predictor
+    metrics: ServiceMetrics
+    scorer: ScorerThread | None
+    ingest_slots: threading.BoundedSemaphore
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The service app; its lifespan opens (and migrates) the store, loads the bundle and starts the scorer."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.open_store(settings.db_url)
+        app.state.engine = engine
+        bundle = Bundle.load(settings.bundle)
+        predictor = Predictor(bundle, settings.backend, threads=1)
+        store = LiveStore(engine, settings.data_dir)
+        metrics = ServiceMetrics(store)
+        scorer = None
+        if settings.scorer:
+            recorder = AlarmRecorder(
+                alarm_rules(bundle, settings.alarm_rules),
+                bundle.preprocessor.vocab.components,
+                bundle.preprocessor.vocab.fault_classes,
+            )
+
+            def after_scores(connection: Connection, output: HealthOutput) -> None:
+                metrics.observe_scores(connection, output)
+                for row in recorder(connection, output):
+                    metrics.alarm_changes.labels(row["transition"]).inc()
+
+            streaming = StreamingScorer(
+                store,
+                predictor,
+                lateness_us=int(settings.lateness.total_seconds() * 1e6),
+                max_anchors=settings.max_anchors,
+                after_scores=after_scores,
+            )
+            scorer = ScorerThread(streaming, settings.score_interval)
+            scorer.start()
+        app.state.services = Services(
+            settings, store, predictor, metrics, scorer, threading.BoundedSemaphore(settings.max_pending_batches)
+        )
+        logger.info("serving %s on %s", settings.bundle, engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            if scorer is not None:
+                await asyncio.to_thread(scorer.stop)
+            engine.dispose()
+
+    app = FastAPI(
+        title="omnimaint",
+        version=__version__,
+        summary="Equipment-health monitoring: live ingestion, scoring through the bundle, alarms.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One line naming the first problem and where; never the offending input (it may be NaN, or huge).
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}{more}"}, status_code=422)
+
+    @app.exception_handler(AlarmActionError)
+    async def _alarm_refused(_request: Request, exc: AlarmActionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, AlarmNotFoundError) else 409)
+
+    @app.exception_handler(IngestRejected)
+    async def _rejected(_request: Request, exc: IngestRejected) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.status == 429 else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+    _routes(app)
+    _alarm_routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness: the process answers (no key needed)."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["service"])
+    def ready(services: ServicesDep, _who: ViewerKey) -> JSONResponse:
+        """Readiness: the store answers and the bundle is loaded."""
+        try:
+            with services.store.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure of the store means "not ready"
+            return JSONResponse({"status": "store unavailable", "detail": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ready", "bundle": str(services.settings.bundle)})
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def metrics(services: ServicesDep, _who: ViewerKey) -> Response:
+        """Prometheus metrics: points ingested, scoring latency, queue depth, alarms by state."""
+        body, content_type = services.metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.put("/api/assets", tags=["assets"])
+    def put_assets(assets: list[AssetIn], services: ServicesDep, _who: AdminKey) -> dict[str, int]:
+        """Register assets (or update their description). Their type must be one the bundle knows."""
+        known = services.predictor.bundle.preprocessor.vocab.asset_types
+        for i, asset in enumerate(assets):
+            if asset.asset_type not in known:
+                raise IngestRejected(
+                    422,
+                    f"asset {i} ({asset.asset_id!r}): type {asset.asset_type!r} is not one the bundle knows "
+                    f"{list(known)}",
+                )
+        return {"new": services.store.put_assets(assets), "assets": len(services.store.asset_types)}
+
+    @app.get("/api/assets", tags=["assets"])
+    def list_assets(services: ServicesDep, _who: ViewerKey) -> list[dict[str, Any]]:
+        """Every asset with its type, first and newest observation and last anchor scored."""
+        types = services.store.asset_types
+        return [
+            {"asset_id": p.asset_id, "asset_type": types[p.asset_id], **_times(p.first_us, p.watermark_us, p.scored_us)}
+            for p in services.store.progress()
+        ]
+
+    @app.post("/api/ingest", tags=["ingest"])
+    def ingest(
+        batch: IngestBatch,
+        services: ServicesDep,
+        _who: OperatorKey,
+        idempotency_key: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Accepted:
+        """Store one batch whole or not at all. A resent batch (same ``key``) is answered as the first time; rows
+        already stored exactly so are skipped. 429 with ``Retry-After`` when the service is saturated."""
+        if not services.ingest_slots.acquire(blocking=False):
+            services.metrics.refused.inc()
+            raise IngestRejected(429, "the service is saturated; retry after a second")
+        try:
+            tables = check_tables(
+                batch_tables(batch),
+                known_assets=frozenset(services.store.asset_types),
+                vocab=services.predictor.bundle.preprocessor.vocab,
+                now_us=micros_now(),
+                clock_skew_us=int(services.settings.clock_skew.total_seconds() * 1e6),
+            )
+            accepted = services.store.store_batch(idempotency_key or batch.key, tables)
+        finally:
+            services.ingest_slots.release()
+        services.metrics.ingested(accepted)
+        if services.scorer is not None and not accepted.resent:
+            services.scorer.wake()
+        return accepted
+
+    @app.post("/api/assets/{asset_id}/frames", tags=["ingest"])
+    async def ingest_frame(
+        asset_id: str,
+        services: ServicesDep,
+        _who: OperatorKey,
+        image: Annotated[UploadFile, File(description="PNG or JPEG")],
+        ts: Annotated[datetime, Form(description="Capture time, ISO 8601 with offset")],
+        camera: Annotated[str, Form(min_length=1, max_length=200)],
+    ) -> Accepted:
+        """Store one camera frame (PNG or JPEG, decoded safely: type and pixel-count checks before decoding)."""
+        if asset_id not in services.store.asset_types:
+            raise IngestRejected(404, f"unknown asset {asset_id!r}; register it with PUT /api/assets first")
+        cameras = services.predictor.bundle.preprocessor.vocab.cameras
+        if camera not in cameras:
+            raise IngestRejected(422, f"camera {camera!r} is not one the bundle reads ({list(cameras)})")
+        if ts.tzinfo is None:
+            raise IngestRejected(422, "ts: give a time zone offset (e.g. 2026-01-01T00:00:00Z)")
+        ts_us = _us(ts)
+        assert ts_us is not None
+        if ts_us > micros_now() + int(services.settings.clock_skew.total_seconds() * 1e6):
+            raise IngestRejected(422, "ts: ahead of the service's clock (check the sender's clock)")
+        data = await image.read()
+        suffix = _check_image(data, services.settings.max_image_pixels)
+        relative = _frame_path(asset_id, camera, ts_us, suffix)
+        target = services.settings.data_dir / relative
+        await asyncio.to_thread(_write_new, target, data)
+        accepted = await asyncio.to_thread(services.store.add_frame, asset_id, ts_us, camera, relative)
+        services.metrics.ingested(accepted)
+        if services.scorer is not None:
+            services.scorer.wake()
+        return accepted
+
+    @app.get("/api/assets/{asset_id}/scores", tags=["scores"])
+    def scores(
+        asset_id: str,
+        services: ServicesDep,
+        _who: ViewerKey,
+        since: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> list[dict[str, Any]]:
+        """Every head's output per scored window, oldest first (from ``since`` on)."""
+        if asset_id not in services.store.asset_types:
+            raise IngestRejected(404, f"unknown asset {asset_id!r}")
+        s = db.scores.c
+        query = select(db.scores).where(s.asset_id == asset_id).order_by(s.ts_us).limit(limit)
+        if since is not None:
+            query = query.where(s.ts_us >= _us(since))
+        with services.store.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [{**dict(r), "ts": _iso(r["ts_us"])} for r in rows]
+
+
+class AckIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ShelveIn(BaseModel):
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    work_order_id: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def alarm_rules(bundle: Bundle, path: Path | None) -> AlarmRules:
+    """The alarm rules: the bundle's calibrated threshold of its shortest horizon (0.5 when it has none), with
+    the rule fields and per-asset overrides of the YAML file ``path`` (``default:``, ``overrides:``)."""
+    import yaml
+
+    from omnimaint.errors import ConfigError, describe_validation_error
+
+    thresholds = bundle.thresholds.failure_probability
+    spec: dict[str, Any] = {}
+    if path is not None:
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the alarm rules ({exc})") from exc
+    default = {"threshold": thresholds[0] if thresholds else 0.5, **spec.get("default", {})}
+    try:
+        return AlarmRules.model_validate(
+            {
+                "horizon_index": 0,
+                "horizon_hours": bundle.window.horizons[0].total_seconds() / 3600,
+                "default": AlarmRule.model_validate(default),
+                "overrides": spec.get("overrides", {}),
+            }
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'alarm rules'}: {describe_validation_error(exc)}") from exc
+
+
+def _alarm_routes(app: FastAPI) -> None:
+    @app.get("/api/alarms", tags=["alarms"])
+    def list_alarms(
+        services: ServicesDep,
+        _who: ViewerKey,
+        state: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved|active)$")] = None,
+        asset_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Alarms, newest first: all, or those of one state (``active``: open or acknowledged) or asset."""
+        return alarms.list_alarms(services.store.engine, state=state, asset_id=asset_id, limit=limit)
+
+    @app.get("/api/alarms/{alarm_id}/audit", tags=["alarms"])
+    def audit(alarm_id: int, services: ServicesDep, _who: ViewerKey) -> list[dict[str, Any]]:
+        """Every change of an alarm: who, when, what."""
+        return alarms.audit_trail(services.store.engine, alarm_id)
+
+    @app.post("/api/alarms/{alarm_id}/acknowledge", tags=["alarms"])
+    def acknowledge(alarm_id: int, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+        """Acknowledge an open alarm ("I have seen it")."""
+        with services.store.write_lock:
+            return alarms.acknowledge(services.store.engine, alarm_id, who.name, wall_us(), body.note)
+
+    @app.post("/api/alarms/{alarm_id}/shelve", tags=["alarms"])
+    def shelve(alarm_id: int, body: ShelveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+        """Mute an active alarm's notifications until ``until``, with a reason."""
+        until = _us(body.until)
+        assert until is not None
+        with services.store.write_lock:
+            return alarms.shelve(services.store.engine, alarm_id, who.name, wall_us(), until, body.reason)
+
+    @app.post("/api/alarms/{alarm_id}/unshelve", tags=["alarms"])
+    def unshelve(alarm_id: int, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+        """End an alarm's shelving early."""
+        with services.store.write_lock:
+            return alarms.unshelve(services.store.engine, alarm_id, who.name, wall_us(), body.note)
+
+    @app.post("/api/alarms/{alarm_id}/resolve", tags=["alarms"])
+    def resolve(alarm_id: int, body: ResolveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+        """Resolve an active alarm, optionally naming the work order that fixed it."""
+        with services.store.write_lock:
+            return alarms.resolve(services.store.engine, alarm_id, who.name, wall_us(), body.work_order_id, body.note)
+
+    @app.get("/api/alarm-kpis", tags=["alarms"])
+    def kpis(
+        services: ServicesDep, _who: ViewerKey, since: AwareDatetime | None = None, until: AwareDatetime | None = None
+    ) -> dict[str, Any]:
+        """Alarm-system performance (EEMUA 191 style) over a period of data time (default: the last 30 days of
+        the newest scored window): alarms per asset-day and per 10 minutes, floods, standing, stale and
+        chattering alarms, the top-10 bad actors."""
+        newest = max((p.scored_us or 0 for p in services.store.progress()), default=0)
+        end = _us(until) if until is not None else newest
+        start = _us(since) if since is not None else (end or 0) - 30 * 86_400_000_000
+        assert end is not None and start is not None
+        return alarms.alarm_kpis(services.store.engine, end, since_us=start)
+
+
+def _iso(us: int | None) -> str | None:
+    from datetime import UTC
+
+    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+
+
+def _times(first: int | None, watermark: int | None, scored: int | None) -> dict[str, str | None]:
+    return {"first": _iso(first), "newest": _iso(watermark), "scored_until": _iso(scored)}
+
+
+def _check_image(data: bytes, max_pixels: int) -> str:
+    """The file suffix of a PNG or JPEG image; refuses other types, oversized and undecodable images."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format or ""
+            if fmt not in IMAGE_FORMATS:
+                raise IngestRejected(415, f"image: {fmt or 'unknown'} is not PNG or JPEG")
+            width, height = image.size
+            if width * height > max_pixels:
+                raise IngestRejected(413, f"image: {width}×{height} pixels, more than {max_pixels:,}")
+            image.load()  # decodes: a truncated or corrupted image fails here
+    except IngestRejected:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise IngestRejected(413, f"image: more pixels than {max_pixels:,} (a decompression bomb?)") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise IngestRejected(422, f"image: not a readable PNG or JPEG ({type(exc).__name__})") from exc
+    return IMAGE_FORMATS[fmt]
+
+
+def _frame_path(asset_id: str, camera: str, ts_us: int, suffix: str) -> str:
+    """Where a frame is kept under the data folder; names are hashed so no id can steer the path."""
+    asset = hashlib.sha256(asset_id.encode()).hexdigest()[:16]
+    cam = hashlib.sha256(camera.encode()).hexdigest()[:8]
+    return f"frames/{asset}/{cam}/{ts_us}.{suffix}"
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """Write a frame file atomically (a temporary name, then a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(target)

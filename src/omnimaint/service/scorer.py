@@ -1,0 +1,196 @@
+"""The streaming scorer: each asset's windows scored as the store fills, through the bundle's Predictor.
+
+For every asset, the anchors are the bundle's stride grid (:func:`~omnimaint.data.sample_builder.anchor_grid`,
+the grid training and evaluation use). An anchor is scored once the asset's clock is past it by ``lateness``:
+the clock is its newest telemetry reading when the bundle reads telemetry (the one continuous input; a
+sender delivers a period's frames, bursts and events before or with its telemetry), else its newest row.
+Rows of an asset arrive in time order, so by then its window is complete. The rows a window
+reads (``WindowSpec.history`` back from the anchor, every work order) are read from the store into a
+:class:`~omnimaint.data.dataset.MemoryDataset` and cut and scored by the Predictor — the windowing,
+vocabularies and preprocessing of the bundle, no second implementation. Scores, the asset's progress and
+the alarms they raise are written in one transaction, so a restart resumes after the last anchor scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, insert, update
+
+from omnimaint.data.dataset import MemoryDataset
+from omnimaint.data.manifest import Manifest
+from omnimaint.data.sample_builder import anchor_grid
+from omnimaint.data.schema import SCHEMA_VERSION
+from omnimaint.data.windows import micros
+from omnimaint.inference.predictor import HealthOutput, Predictor
+from omnimaint.service import db
+from omnimaint.service.ingest import micros_now
+from omnimaint.service.store import AssetProgress, LiveStore
+
+logger = logging.getLogger(__name__)
+
+AfterScores = Callable[[Connection, HealthOutput], None]
+"""Called in the transaction that stores a round's scores (the alarm engine hooks in here)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one scoring round did: windows scored, and whether anchors are still waiting."""
+
+    scored: int
+    more: bool
+
+
+def score_rows(output: HealthOutput, now_us: int) -> list[dict[str, object]]:
+    """One ``scores`` row per window of ``output``."""
+    anchors = output.anchors.astype("datetime64[us]").astype(np.int64)
+    return [
+        {
+            "asset_id": str(output.asset_ids[i]),
+            "ts_us": int(anchors[i]),
+            "failure_probability": output.failure_probability[i].tolist(),
+            "component_failure_probability": output.component_failure_probability[i].tolist(),
+            "rul_hours": float(output.rul_hours[i]),
+            "fault_probabilities": output.fault_probabilities[i].tolist(),
+            "health_probabilities": output.health_probabilities[i].tolist(),
+            "anomaly_score": float(output.anomaly_score[i]),
+            "modality_weights": output.modality_weights[i].tolist(),
+            "scored_at_us": now_us,
+        }
+        for i in range(len(output))
+    ]
+
+
+class StreamingScorer:
+    """Scores every asset's complete windows.
+
+    Args:
+        store: The live store.
+        predictor: The bundle's predictor.
+        lateness_us: How far past an anchor an asset's newest row must be before the anchor is scored.
+        max_anchors: Windows scored per round at most.
+        after_scores: Hook run in the transaction that stores each round's scores.
+    """
+
+    def __init__(
+        self,
+        store: LiveStore,
+        predictor: Predictor,
+        *,
+        lateness_us: int = 0,
+        max_anchors: int = 512,
+        after_scores: AfterScores | None = None,
+    ) -> None:
+        self.store = store
+        self.predictor = predictor
+        self.spec = predictor.bundle.window
+        history = self.spec.history
+        self._history_us = None if history is None else micros(history)
+        self._stride_us = micros(self.spec.stride)
+        self.lateness_us = lateness_us
+        self.max_anchors = max_anchors
+        self.after_scores = after_scores
+        self._manifest = Manifest(schema_version=SCHEMA_VERSION, name="live store")
+        self._lock = threading.Lock()  # one round at a time
+
+    def pending(self, progress: AssetProgress) -> np.ndarray:
+        """Anchors (µs) of an asset that are complete and not yet scored: those before its clock (the newest
+        telemetry reading when the bundle reads telemetry, else the newest row of any modality) by more than
+        ``lateness``."""
+        clock = progress.telemetry_us if self.spec.telemetry is not None else progress.watermark_us
+        if progress.first_us is None or clock is None:
+            return np.zeros(0, dtype=np.int64)
+        last = clock - self.lateness_us - 1  # anchors strictly before the clock
+        start = None if progress.scored_us is None else progress.scored_us + self._stride_us
+        return anchor_grid(self.spec, progress.first_us, last, start_us=start)
+
+    def score_round(self, asset_ids: Iterable[str] | None = None) -> Round:
+        """Score the pending anchors of some assets (all when ``None``), oldest first, up to ``max_anchors``."""
+        with self._lock:
+            todo: dict[str, np.ndarray] = {}
+            budget = self.max_anchors
+            more = False
+            for progress in self.store.progress(asset_ids):
+                anchors = self.pending(progress)
+                if anchors.size == 0:
+                    continue
+                if budget == 0 or anchors.size > budget:
+                    more = True
+                take = anchors[:budget]
+                budget -= take.size
+                if take.size:
+                    todo[progress.asset_id] = take
+            if not todo:
+                return Round(0, more)
+            output = self._score(todo)
+            now = micros_now()
+            with self.store.write_lock, self.store.engine.begin() as connection:
+                connection.execute(insert(db.scores), score_rows(output, now))
+                for asset_id, anchors in todo.items():
+                    connection.execute(
+                        update(db.assets).where(db.assets.c.asset_id == asset_id).values(scored_us=int(anchors[-1]))
+                    )
+                if self.after_scores is not None:
+                    self.after_scores(connection, output)
+            logger.debug("scored %d windows of %d assets", len(output), len(todo))
+            return Round(len(output), more)
+
+    def _score(self, todo: dict[str, np.ndarray]) -> HealthOutput:
+        spans = {
+            asset: (None if self._history_us is None else int(a[0]) - self._history_us, int(a[-1]))
+            for asset, a in todo.items()
+        }
+        dataset = MemoryDataset(self._manifest, self.store.window_tables(spans), self.store.root, source="live store")
+        anchors = pd.DataFrame(
+            {
+                "asset_id": np.concatenate([[asset] * a.size for asset, a in todo.items()]),
+                "ts": pd.to_datetime(np.concatenate(list(todo.values())), unit="us", utc=True),
+            }
+        )
+        windows = self.predictor.windows(dataset, anchors=anchors, check=False)
+        return self.predictor.predict_windows(windows, batch_size=128)
+
+
+class ScorerThread:
+    """Runs :class:`StreamingScorer` rounds in a background thread: woken by new data, and every
+    ``interval`` seconds; a failing round is logged and retried at the next wake-up (nothing is marked
+    scored unless its scores were stored)."""
+
+    def __init__(self, scorer: StreamingScorer, interval: float) -> None:
+        self.scorer = scorer
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="omnimaint-scorer", daemon=True)
+        self.rounds = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            more = True
+            while more and not self._stop.is_set():
+                try:
+                    more = self.scorer.score_round().more
+                    self.rounds += 1
+                except Exception:  # the service keeps running; the anchors stay pending and are retried
+                    self.failures += 1
+                    logger.exception("scoring round failed; retrying at the next wake-up")
+                    break

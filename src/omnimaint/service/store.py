@@ -1,0 +1,281 @@
+"""The live store: what the service has received, scored and raised, behind one class.
+
+Writes are serialised by one lock (SQLite has one writer; on PostgreSQL it keeps a batch's duplicate check
+and its insert together) and each batch is one transaction: stored whole or not at all. Reads hand rows
+back as canonical Arrow tables, so that the scorer cuts windows with the same code as training.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, update
+
+from omnimaint.data.schema import TABLES, TIMESTAMP_TYPE
+from omnimaint.service import db
+from omnimaint.service.ingest import Accepted, AssetIn, IngestRejected, _us, micros_now
+
+TIMED = ("telemetry", "waveforms", "frames", "events")
+"""Tables whose rows arrive in time order per asset (work orders are entered late and updated)."""
+
+_DB_TABLES: Mapping[str, Table] = {
+    "telemetry": db.telemetry,
+    "waveforms": db.waveforms,
+    "frames": db.frames,
+    "events": db.events,
+    "maintenance": db.maintenance,
+}
+_TIME_COLUMNS = {"ts": "ts_us", "ts_open": "ts_open_us", "ts_close": "ts_close_us", "install_date": "install_date_us"}
+_MATCH = {  # the columns that make a resent row the same row
+    "telemetry": ("asset_id", "ts_us", "channel", "value"),
+    "waveforms": ("asset_id", "ts_us", "channel", "sample_rate_hz", "samples"),
+    "frames": ("asset_id", "ts_us", "camera"),
+    "events": ("asset_id", "ts_us", "code", "severity", "message"),
+}
+
+
+@dataclass(frozen=True)
+class AssetProgress:
+    """Where an asset stands (µs; ``None``: not yet): first and newest observation of any modality, newest
+    telemetry reading, last anchor scored."""
+
+    asset_id: str
+    first_us: int | None
+    watermark_us: int | None
+    telemetry_us: int | None
+    scored_us: int | None
+
+
+def _db_rows(name: str, table: pa.Table) -> list[dict[str, Any]]:
+    """Canonical rows as rows of the store's table (times in µs, samples as float32 bytes)."""
+    columns: dict[str, list[Any]] = {}
+    for field in table.schema:
+        column = table.column(field.name)
+        key = _TIME_COLUMNS.get(field.name, field.name)
+        if pa.types.is_timestamp(field.type):
+            columns[key] = column.cast(pa.int64()).to_pylist()
+        elif name == "waveforms" and field.name == "samples":
+            columns[key] = [np.asarray(s, "<f4").tobytes() for s in column.to_numpy(zero_copy_only=False)]
+        else:
+            columns[key] = column.to_pylist()
+    keys = list(columns)
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _canonical(name: str, rows: Sequence[Any]) -> pa.Table:
+    """Rows of the store's table ``name`` as a canonical Arrow table."""
+    spec = TABLES[name]
+    arrays: dict[str, pa.Array] = {}
+    for column in spec.columns:
+        key = _TIME_COLUMNS.get(column.name, column.name)
+        values = [getattr(r, key) for r in rows]
+        if column.arrow_type == TIMESTAMP_TYPE:
+            arrays[column.name] = pa.array(values, pa.int64()).cast(TIMESTAMP_TYPE)
+        elif name == "waveforms" and column.name == "samples":
+            arrays[column.name] = pa.array([np.frombuffer(v, "<f4") for v in values], pa.list_(pa.float32()))
+        else:
+            arrays[column.name] = pa.array(values, column.arrow_type)
+    return pa.table(arrays)
+
+
+class LiveStore:
+    """The service's store.
+
+    Args:
+        engine: A migrated engine (:func:`~omnimaint.service.db.open_store`).
+        root: Folder that stored frame paths are relative to.
+    """
+
+    def __init__(self, engine: Engine, root: Path) -> None:
+        self.engine = engine
+        self.root = root
+        self.write_lock = threading.Lock()
+        with engine.connect() as connection:
+            rows = connection.execute(select(db.assets.c.asset_id, db.assets.c.asset_type)).all()
+        self._asset_types = {r.asset_id: r.asset_type for r in rows}
+
+    @property
+    def asset_types(self) -> dict[str, str]:
+        """Every registered asset and its type."""
+        return dict(self._asset_types)
+
+    def put_assets(self, assets: Sequence[AssetIn]) -> int:
+        """Register assets, or update their descriptions; returns how many were new."""
+        new = 0
+        with self.write_lock, self.engine.begin() as connection:
+            for asset in assets:
+                values = asset.model_dump(exclude={"install_date"})
+                values["install_date_us"] = _us(asset.install_date)
+                if asset.asset_id in self._asset_types:
+                    connection.execute(update(db.assets).where(db.assets.c.asset_id == asset.asset_id).values(values))
+                else:
+                    connection.execute(insert(db.assets).values(values))
+                    new += 1
+        self._asset_types.update({a.asset_id: a.asset_type for a in assets})
+        return new
+
+    # -- ingestion --------------------------------------------------------------------------------------
+
+    def store_batch(self, key: str | None, tables: Mapping[str, pa.Table]) -> Accepted:
+        """Store checked tables in one transaction, or nothing.
+
+        Rows already stored exactly so are counted as duplicates and skipped; a batch whose ``key`` was stored
+        before gets the first answer again.
+
+        Raises:
+            IngestRejected: 409 when a row is older than the asset's newest stored row of its table (and not a
+                resend of a stored one), differs from the stored row of the same key, or a work order moves
+                to another asset.
+        """
+        with self.write_lock, self.engine.begin() as connection:
+            if key is not None:
+                first = connection.execute(select(db.batches.c.response).where(db.batches.c.key == key)).scalar()
+                if first is not None:
+                    return Accepted.model_validate({**first, "resent": True})
+            stored: dict[str, int] = {}
+            duplicates = 0
+            for name, table in tables.items():
+                rows = _db_rows(name, table)
+                if name == "maintenance":
+                    fresh = rows
+                    stored[name] = self._upsert_work_orders(connection, rows)
+                else:
+                    fresh = self._fresh_rows(connection, name, rows)
+                    duplicates += len(rows) - len(fresh)
+                    if fresh:
+                        connection.execute(insert(_DB_TABLES[name]), fresh)
+                    stored[name] = len(fresh)
+                time = "ts_open_us" if name == "maintenance" else "ts_us"
+                spans: dict[str, tuple[int, int]] = {}
+                for row in fresh:
+                    lo, hi = spans.get(row["asset_id"], (row[time], row[time]))
+                    spans[row["asset_id"]] = (min(lo, row[time]), max(hi, row[time]))
+                self._advance(connection, spans, name)
+            accepted = Accepted(stored=stored, duplicates=duplicates)
+            if key is not None:
+                connection.execute(
+                    insert(db.batches).values(key=key, received_us=micros_now(), response=accepted.model_dump())
+                )
+        return accepted
+
+    def _fresh_rows(self, connection: Connection, name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows not stored yet; refuses rows older than what is stored and conflicting resends."""
+        table = _DB_TABLES[name]
+        assets = sorted({r["asset_id"] for r in rows})
+        newest = dict(
+            connection.execute(
+                select(table.c.asset_id, func.max(table.c.ts_us))
+                .where(table.c.asset_id.in_(assets))
+                .group_by(table.c.asset_id)
+            ).all()
+        )
+        match = _MATCH[name]
+        spec = TABLES[name]
+        fresh = []
+        for i, row in enumerate(rows):
+            last = newest.get(row["asset_id"])
+            if last is None or row["ts_us"] > last:
+                fresh.append(row)
+                continue
+            key_columns = [_TIME_COLUMNS.get(c, c) for c in spec.key] or list(match)
+            found = connection.execute(
+                select(*[table.c[c] for c in match]).where(and_(*[table.c[c] == row[c] for c in key_columns]))
+            ).first()
+            if found is None:
+                if row["ts_us"] == last:
+                    fresh.append(row)  # another row of the newest instant (another channel, another event)
+                    continue
+                raise IngestRejected(
+                    409,
+                    f"{name} row {i}: asset {row['asset_id']!r} already has {name} up to "
+                    f"{_iso(last)}; this row at {_iso(row['ts_us'])} is older (rows of an asset arrive in time order)",
+                )
+            if tuple(found) != tuple(row[c] for c in match):
+                raise IngestRejected(409, f"{name} row {i}: differs from the stored row with the same key")
+        return fresh
+
+    def _upsert_work_orders(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        ids = [r["work_order_id"] for r in rows]
+        owners = dict(
+            connection.execute(
+                select(db.maintenance.c.work_order_id, db.maintenance.c.asset_id).where(
+                    db.maintenance.c.work_order_id.in_(ids)
+                )
+            ).all()
+        )
+        for i, row in enumerate(rows):
+            owner = owners.get(row["work_order_id"])
+            if owner is None:
+                connection.execute(insert(db.maintenance).values(row))
+            elif owner != row["asset_id"]:
+                raise IngestRejected(
+                    409, f"work_orders row {i}: work order {row['work_order_id']!r} belongs to asset {owner!r}"
+                )
+            else:  # a work order is updated when it is closed
+                connection.execute(
+                    update(db.maintenance).where(db.maintenance.c.work_order_id == row["work_order_id"]).values(row)
+                )
+        return len(rows)
+
+    def _advance(self, connection: Connection, spans: Mapping[str, tuple[int, int]], table: str) -> None:
+        """Move each asset's first observation and watermarks to cover newly stored rows of ``table``."""
+        a = db.assets.c
+        sqlite = connection.dialect.name == "sqlite"
+        least, greatest = (func.min, func.max) if sqlite else (func.least, func.greatest)
+        for asset_id, (lo, hi) in spans.items():
+            values = {"first_us": least(func.coalesce(a.first_us, lo), lo)}
+            if table != "maintenance":  # work orders are entered late: they move no clock
+                values["watermark_us"] = greatest(func.coalesce(a.watermark_us, hi), hi)
+            if table == "telemetry":
+                values["telemetry_us"] = greatest(func.coalesce(a.telemetry_us, hi), hi)
+            connection.execute(update(db.assets).where(a.asset_id == asset_id).values(values))
+
+    def add_frame(self, asset_id: str, ts_us: int, camera: str, relative_path: str) -> Accepted:
+        """Record a frame whose file the service has written under ``root``."""
+        row = {"asset_id": asset_id, "ts_us": ts_us, "camera": camera, "path": relative_path}
+        with self.write_lock, self.engine.begin() as connection:
+            fresh = self._fresh_rows(connection, "frames", [row])
+            if fresh:
+                connection.execute(insert(db.frames).values(row))
+                self._advance(connection, {asset_id: (ts_us, ts_us)}, "frames")
+        return Accepted(stored={"frames": len(fresh)}, duplicates=1 - len(fresh))
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def progress(self, asset_ids: Iterable[str] | None = None) -> list[AssetProgress]:
+        """Where each asset (or each of ``asset_ids``) stands."""
+        a = db.assets.c
+        query = select(a.asset_id, a.first_us, a.watermark_us, a.telemetry_us, a.scored_us).order_by(a.asset_id)
+        if asset_ids is not None:
+            query = query.where(a.asset_id.in_(list(asset_ids)))
+        with self.engine.connect() as connection:
+            return [AssetProgress(*row) for row in connection.execute(query).all()]
+
+    def window_tables(self, spans: Mapping[str, tuple[int | None, int]]) -> dict[str, pa.Table]:
+        """Canonical tables of some assets: per asset, rows in (since, until] (``since`` ``None``: from the
+        start), and every work order opened up to ``until``."""
+        out: dict[str, list[Any]] = {name: [] for name in _DB_TABLES}
+        with self.engine.connect() as connection:
+            assets = connection.execute(select(db.assets).where(db.assets.c.asset_id.in_(list(spans)))).all()
+            for asset_id, (since, until) in spans.items():
+                for name, table in _DB_TABLES.items():
+                    time = table.c.ts_open_us if name == "maintenance" else table.c.ts_us
+                    where = [table.c.asset_id == asset_id, time <= until]
+                    if since is not None and name != "maintenance":
+                        where.append(time > since)
+                    out[name].extend(connection.execute(select(table).where(*where)).all())
+        tables = {name: _canonical(name, rows) for name, rows in out.items()}
+        tables["assets"] = _canonical("assets", assets)
+        return tables
+
+
+def _iso(us: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat()
