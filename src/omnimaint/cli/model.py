@@ -357,8 +357,15 @@ def demo(
     lang: Annotated[str, typer.Option(help="Language of logs and work orders: en or zh.")] = "en",
     progress: ProgressOption = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier demo at --out.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(help="End by serving the bundle on localhost with the plant replayed into it (Ctrl-C stops)."),
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the demo service.")] = 8000,
+    speed: Annotated[float, typer.Option(help="Replay speed of the demo service (data time per wall time).")] = 3600.0,
 ) -> None:
-    """The main job on the built-in simulated plant: simulate → pretrain → train → evaluate, with a metrics table."""
+    """The main job on the built-in simulated plant: simulate → pretrain → train → evaluate, with a metrics table;
+    then the monitoring service on the bundle, the plant replayed into it, alarms printed as they are raised."""
     from omnimaint.data.dataset import Dataset
     from omnimaint.data.inspection import summarize
     from omnimaint.demo import DemoSettings, run_demo
@@ -376,6 +383,17 @@ def demo(
     )
     _print_summary(result.evaluation.metrics, "held-out assets (test split)")
     console.print(f"bundle: {result.bundle}\nreport: {result.report}")
+    if serve:
+        from omnimaint.service.live_demo import serve_demo
+
+        serve_demo(
+            result.bundle,
+            result.dataset,
+            out / "service",
+            port=port,
+            speed=speed,
+            say=lambda line: console.print(line, markup=False, highlight=False),
+        )
 
 
 @commands.command()

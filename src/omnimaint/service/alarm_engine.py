@@ -9,13 +9,14 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any, ClassVar, TypeAlias, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from omnimaint.errors import OmnimaintError, describe_validation_error
+from omnimaint.service.clock import iso_us
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,6 @@ DAY_US = 86_400_000_000
 
 def delta_us(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def iso_us(time_us: int) -> str:
-    return datetime.fromtimestamp(time_us / 1_000_000, UTC).isoformat(timespec="seconds")
 
 
 class AlarmActionError(OmnimaintError):

@@ -35,7 +35,6 @@ actions take that lock first too, so a resolution and a scoring sweep never over
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -65,8 +64,8 @@ from omnimaint.service.alarm_engine import (
     AssetAlarmState,
     ScoredWindow,
     delta_us,
-    iso_us,
 )
+from omnimaint.service.clock import iso_us, now_us
 from omnimaint.service.db import alarm_audit, alarm_state, alarms, assets
 
 logger = logging.getLogger(__name__)
@@ -544,7 +543,7 @@ class AlarmRecorder:
     def __call__(self, connection: Connection, output: HealthOutput) -> list[dict[str, Any]]:
         """Run the engine over ``output`` (windows of several assets, each asset's in time order); returns the
         changed alarm rows."""
-        now = wall_us()
+        now = now_us()
         h = self.rules.horizon_index
         anchors = output.anchors.astype("datetime64[us]").astype(np.int64)
         likely = output.likely_fault
@@ -566,8 +565,3 @@ class AlarmRecorder:
             changed.extend(apply_transitions(connection, asset_id, transitions, now))
             save_state(connection, asset_id, state)
         return changed
-
-
-def wall_us() -> int:
-    """The wall clock, µs since the epoch (UTC)."""
-    return time.time_ns() // 1000

@@ -12,53 +12,52 @@ Routes (OpenAPI at ``/docs``; every route but ``/health`` takes an API key, ``X-
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection, select, text
 
 from omnimaint import __version__
+from omnimaint.errors import ConfigError
 from omnimaint.inference.bundle import Bundle
 from omnimaint.inference.predictor import HealthOutput, Predictor
 from omnimaint.service import alarms, db
-from omnimaint.service.alarm_engine import AlarmRule, AlarmRules
-from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError, AlarmRecorder, wall_us
+from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError, AlarmRecorder
 from omnimaint.service.auth import Principal, Role, require
+from omnimaint.service.bus import Bus, announce
+from omnimaint.service.clock import iso_us, now_us, optional_us
 from omnimaint.service.ingest import (
     Accepted,
     AssetIn,
     IngestBatch,
     IngestRejected,
-    _us,
-    batch_tables,
-    check_tables,
-    micros_now,
 )
+from omnimaint.service.intake import Intake
 from omnimaint.service.limits import BodySizeLimit
 from omnimaint.service.metrics import ServiceMetrics
+from omnimaint.service.mqtt import MqttIngester
+from omnimaint.service.notify import Notifier
+from omnimaint.service.opcua import OpcuaIngester, load_map
+from omnimaint.service.rules import alarm_rules
 from omnimaint.service.scorer import ScorerThread, StreamingScorer
 from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import LiveStore
 
 logger = logging.getLogger(__name__)
 
+AlarmId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="The alarm's id.")]
 ViewerKey = Annotated[Principal, Depends(require(Role("viewer")))]
 OperatorKey = Annotated[Principal, Depends(require(Role("operator")))]
 AdminKey = Annotated[Principal, Depends(require(Role("admin")))]
-
-IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 
 
 @dataclass
@@ -70,7 +69,7 @@ class Services:
     predictor: Predictor
     metrics: ServiceMetrics
     scorer: ScorerThread | None
-    ingest_slots: threading.BoundedSemaphore
+    intake: Intake
 
 
 def _services(request: Request) -> Services:
@@ -92,18 +91,22 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         predictor = Predictor(bundle, settings.backend, threads=1)
         store = LiveStore(engine, settings.data_dir)
         metrics = ServiceMetrics(store)
+        notifier = Notifier(settings.notify)
+        notifier.start()
         scorer = None
-        if settings.scorer:
+        if settings.scorer and settings.bus is None:
             recorder = AlarmRecorder(
                 alarm_rules(bundle, settings.alarm_rules),
                 bundle.preprocessor.vocab.components,
                 bundle.preprocessor.vocab.fault_classes,
             )
 
-            def after_scores(connection: Connection, output: HealthOutput) -> None:
+            def after_scores(connection: Connection, output: HealthOutput) -> list[dict[str, Any]]:
                 metrics.observe_scores(connection, output)
-                for row in recorder(connection, output):
+                changed = recorder(connection, output)
+                for row in changed:
                     metrics.alarm_changes.labels(row["transition"]).inc()
+                return changed
 
             streaming = StreamingScorer(
                 store,
@@ -111,18 +114,51 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 lateness_us=int(settings.lateness.total_seconds() * 1e6),
                 max_anchors=settings.max_anchors,
                 after_scores=after_scores,
+                after_commit=notifier.submit,
             )
             scorer = ScorerThread(streaming, settings.score_interval)
             scorer.start()
-        app.state.services = Services(
-            settings, store, predictor, metrics, scorer, threading.BoundedSemaphore(settings.max_pending_batches)
-        )
+        bus = Bus(settings.bus, stream=settings.bus_stream) if settings.bus is not None else None
+
+        def on_stored(newest: list[tuple[str, str, int]]) -> None:
+            if scorer is not None:
+                scorer.wake()
+            if bus is not None:
+                announce(bus, settings.site, newest)
+
+        intake = Intake(store, predictor.bundle.preprocessor.vocab, settings, metrics, on_stored)
+        app.state.services = Services(settings, store, predictor, metrics, scorer, intake)
+        subscriber = None
+        if settings.mqtt is not None:
+            subscriber = MqttIngester(
+                settings.mqtt, settings.mqtt_site, intake.batch, intake.frame, client_id=settings.mqtt_client_id
+            )
+            subscriber.start()
+        app.state.mqtt = subscriber
+        opcua_stop = asyncio.Event()
+        opcua_task = None
+        if settings.opcua_map is not None:
+            mapping = load_map(settings.opcua_map)
+            unread = sorted(
+                {n.channel for n in mapping.nodes} - set(predictor.bundle.preprocessor.vocab.telemetry_channels)
+            )
+            if unread:
+                raise ConfigError(f"{settings.opcua_map}: channel {unread[0]!r} is not one the bundle reads")
+            opcua_task = asyncio.create_task(OpcuaIngester(mapping, intake.batch).run(opcua_stop))
         logger.info("serving %s on %s", settings.bundle, engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
+            if opcua_task is not None:
+                opcua_stop.set()
+                await opcua_task
+            if subscriber is not None:
+                await asyncio.to_thread(subscriber.stop)
             if scorer is not None:
                 await asyncio.to_thread(scorer.stop)
+            if bus is not None:
+                await asyncio.to_thread(bus.close)
+            await asyncio.to_thread(notifier.stop, 10.0)
             engine.dispose()
 
     app = FastAPI(
@@ -209,24 +245,7 @@ def _routes(app: FastAPI) -> None:
     ) -> Accepted:
         """Store one batch whole or not at all. A resent batch (same ``key``) is answered as the first time; rows
         already stored exactly so are skipped. 429 with ``Retry-After`` when the service is saturated."""
-        if not services.ingest_slots.acquire(blocking=False):
-            services.metrics.refused.inc()
-            raise IngestRejected(429, "the service is saturated; retry after a second")
-        try:
-            tables = check_tables(
-                batch_tables(batch),
-                known_assets=frozenset(services.store.asset_types),
-                vocab=services.predictor.bundle.preprocessor.vocab,
-                now_us=micros_now(),
-                clock_skew_us=int(services.settings.clock_skew.total_seconds() * 1e6),
-            )
-            accepted = services.store.store_batch(idempotency_key or batch.key, tables)
-        finally:
-            services.ingest_slots.release()
-        services.metrics.ingested(accepted)
-        if services.scorer is not None and not accepted.resent:
-            services.scorer.wake()
-        return accepted
+        return services.intake.batch(batch, idempotency_key)
 
     @app.post("/api/assets/{asset_id}/frames", tags=["ingest"])
     async def ingest_frame(
@@ -238,34 +257,17 @@ def _routes(app: FastAPI) -> None:
         camera: Annotated[str, Form(min_length=1, max_length=200)],
     ) -> Accepted:
         """Store one camera frame (PNG or JPEG, decoded safely: type and pixel-count checks before decoding)."""
-        if asset_id not in services.store.asset_types:
-            raise IngestRejected(404, f"unknown asset {asset_id!r}; register it with PUT /api/assets first")
-        cameras = services.predictor.bundle.preprocessor.vocab.cameras
-        if camera not in cameras:
-            raise IngestRejected(422, f"camera {camera!r} is not one the bundle reads ({list(cameras)})")
         if ts.tzinfo is None:
             raise IngestRejected(422, "ts: give a time zone offset (e.g. 2026-01-01T00:00:00Z)")
-        ts_us = _us(ts)
-        assert ts_us is not None
-        if ts_us > micros_now() + int(services.settings.clock_skew.total_seconds() * 1e6):
-            raise IngestRejected(422, "ts: ahead of the service's clock (check the sender's clock)")
         data = await image.read()
-        suffix = _check_image(data, services.settings.max_image_pixels)
-        relative = _frame_path(asset_id, camera, ts_us, suffix)
-        target = services.settings.data_dir / relative
-        await asyncio.to_thread(_write_new, target, data)
-        accepted = await asyncio.to_thread(services.store.add_frame, asset_id, ts_us, camera, relative)
-        services.metrics.ingested(accepted)
-        if services.scorer is not None:
-            services.scorer.wake()
-        return accepted
+        return await asyncio.to_thread(services.intake.frame, asset_id, ts, camera, data)
 
     @app.get("/api/assets/{asset_id}/scores", tags=["scores"])
     def scores(
         asset_id: str,
         services: ServicesDep,
         _who: ViewerKey,
-        since: datetime | None = None,
+        since: AwareDatetime | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[dict[str, Any]]:
         """Every head's output per scored window, oldest first (from ``since`` on)."""
@@ -274,10 +276,10 @@ def _routes(app: FastAPI) -> None:
         s = db.scores.c
         query = select(db.scores).where(s.asset_id == asset_id).order_by(s.ts_us).limit(limit)
         if since is not None:
-            query = query.where(s.ts_us >= _us(since))
+            query = query.where(s.ts_us >= optional_us(since))
         with services.store.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [{**dict(r), "ts": _iso(r["ts_us"])} for r in rows]
+        return [{**dict(r), "ts": iso_us(r["ts_us"])} for r in rows]
 
 
 class AckIn(BaseModel):
@@ -294,34 +296,6 @@ class ResolveIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-def alarm_rules(bundle: Bundle, path: Path | None) -> AlarmRules:
-    """The alarm rules: the bundle's calibrated threshold of its shortest horizon (0.5 when it has none), with
-    the rule fields and per-asset overrides of the YAML file ``path`` (``default:``, ``overrides:``)."""
-    import yaml
-
-    from omnimaint.errors import ConfigError, describe_validation_error
-
-    thresholds = bundle.thresholds.failure_probability
-    spec: dict[str, Any] = {}
-    if path is not None:
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the alarm rules ({exc})") from exc
-    default = {"threshold": thresholds[0] if thresholds else 0.5, **spec.get("default", {})}
-    try:
-        return AlarmRules.model_validate(
-            {
-                "horizon_index": 0,
-                "horizon_hours": bundle.window.horizons[0].total_seconds() / 3600,
-                "default": AlarmRule.model_validate(default),
-                "overrides": spec.get("overrides", {}),
-            }
-        )
-    except ValidationError as exc:
-        raise ConfigError(f"{path or 'alarm rules'}: {describe_validation_error(exc)}") from exc
-
-
 def _alarm_routes(app: FastAPI) -> None:
     @app.get("/api/alarms", tags=["alarms"])
     def list_alarms(
@@ -335,35 +309,35 @@ def _alarm_routes(app: FastAPI) -> None:
         return alarms.list_alarms(services.store.engine, state=state, asset_id=asset_id, limit=limit)
 
     @app.get("/api/alarms/{alarm_id}/audit", tags=["alarms"])
-    def audit(alarm_id: int, services: ServicesDep, _who: ViewerKey) -> list[dict[str, Any]]:
+    def audit(alarm_id: AlarmId, services: ServicesDep, _who: ViewerKey) -> list[dict[str, Any]]:
         """Every change of an alarm: who, when, what."""
         return alarms.audit_trail(services.store.engine, alarm_id)
 
     @app.post("/api/alarms/{alarm_id}/acknowledge", tags=["alarms"])
-    def acknowledge(alarm_id: int, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+    def acknowledge(alarm_id: AlarmId, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Acknowledge an open alarm ("I have seen it")."""
         with services.store.write_lock:
-            return alarms.acknowledge(services.store.engine, alarm_id, who.name, wall_us(), body.note)
+            return alarms.acknowledge(services.store.engine, alarm_id, who.name, now_us(), body.note)
 
     @app.post("/api/alarms/{alarm_id}/shelve", tags=["alarms"])
-    def shelve(alarm_id: int, body: ShelveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+    def shelve(alarm_id: AlarmId, body: ShelveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Mute an active alarm's notifications until ``until``, with a reason."""
-        until = _us(body.until)
+        until = optional_us(body.until)
         assert until is not None
         with services.store.write_lock:
-            return alarms.shelve(services.store.engine, alarm_id, who.name, wall_us(), until, body.reason)
+            return alarms.shelve(services.store.engine, alarm_id, who.name, now_us(), until, body.reason)
 
     @app.post("/api/alarms/{alarm_id}/unshelve", tags=["alarms"])
-    def unshelve(alarm_id: int, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+    def unshelve(alarm_id: AlarmId, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """End an alarm's shelving early."""
         with services.store.write_lock:
-            return alarms.unshelve(services.store.engine, alarm_id, who.name, wall_us(), body.note)
+            return alarms.unshelve(services.store.engine, alarm_id, who.name, now_us(), body.note)
 
     @app.post("/api/alarms/{alarm_id}/resolve", tags=["alarms"])
-    def resolve(alarm_id: int, body: ResolveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
+    def resolve(alarm_id: AlarmId, body: ResolveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Resolve an active alarm, optionally naming the work order that fixed it."""
         with services.store.write_lock:
-            return alarms.resolve(services.store.engine, alarm_id, who.name, wall_us(), body.work_order_id, body.note)
+            return alarms.resolve(services.store.engine, alarm_id, who.name, now_us(), body.work_order_id, body.note)
 
     @app.get("/api/alarm-kpis", tags=["alarms"])
     def kpis(
@@ -373,54 +347,16 @@ def _alarm_routes(app: FastAPI) -> None:
         the newest scored window): alarms per asset-day and per 10 minutes, floods, standing, stale and
         chattering alarms, the top-10 bad actors."""
         newest = max((p.scored_us or 0 for p in services.store.progress()), default=0)
-        end = _us(until) if until is not None else newest
-        start = _us(since) if since is not None else (end or 0) - 30 * 86_400_000_000
+        end = optional_us(until) if until is not None else newest
+        start = optional_us(since) if since is not None else (end or 0) - 30 * 86_400_000_000
         assert end is not None and start is not None
+        if start >= end:
+            raise IngestRejected(422, "since: must be before until (or before the newest scored window)")
         return alarms.alarm_kpis(services.store.engine, end, since_us=start)
 
 
-def _iso(us: int | None) -> str | None:
-    from datetime import UTC
-
-    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
-
-
 def _times(first: int | None, watermark: int | None, scored: int | None) -> dict[str, str | None]:
-    return {"first": _iso(first), "newest": _iso(watermark), "scored_until": _iso(scored)}
+    def iso(us: int | None) -> str | None:
+        return None if us is None else iso_us(us)
 
-
-def _check_image(data: bytes, max_pixels: int) -> str:
-    """The file suffix of a PNG or JPEG image; refuses other types, oversized and undecodable images."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt = image.format or ""
-            if fmt not in IMAGE_FORMATS:
-                raise IngestRejected(415, f"image: {fmt or 'unknown'} is not PNG or JPEG")
-            width, height = image.size
-            if width * height > max_pixels:
-                raise IngestRejected(413, f"image: {width}×{height} pixels, more than {max_pixels:,}")
-            image.load()  # decodes: a truncated or corrupted image fails here
-    except IngestRejected:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise IngestRejected(413, f"image: more pixels than {max_pixels:,} (a decompression bomb?)") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise IngestRejected(422, f"image: not a readable PNG or JPEG ({type(exc).__name__})") from exc
-    return IMAGE_FORMATS[fmt]
-
-
-def _frame_path(asset_id: str, camera: str, ts_us: int, suffix: str) -> str:
-    """Where a frame is kept under the data folder; names are hashed so no id can steer the path."""
-    asset = hashlib.sha256(asset_id.encode()).hexdigest()[:16]
-    cam = hashlib.sha256(camera.encode()).hexdigest()[:8]
-    return f"frames/{asset}/{cam}/{ts_us}.{suffix}"
-
-
-def _write_new(target: Path, data: bytes) -> None:
-    """Write a frame file atomically (a temporary name, then a rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(target)
+    return {"first": iso(first), "newest": iso(watermark), "scored_until": iso(scored)}

@@ -130,6 +130,7 @@ scores = Table(
     Column("anomaly_score", Float, nullable=False),
     Column("modality_weights", JSON, nullable=False),
     Column("scored_at_us", BigInteger, nullable=False),
+    Column("scored_by", String(_ID)),  # the scorer (service or worker id) that stored it
 )
 
 alarms = Table(
@@ -194,6 +195,22 @@ api_keys = Table(
     Column("hash", String(200), nullable=False),  # scrypt of the secret part
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
+)
+
+
+asset_leases = Table(
+    "asset_leases",
+    metadata,
+    Column("asset_id", String(_ID), primary_key=True),
+    Column("owner", String(_ID), nullable=False),  # the worker that scores this asset until the lease expires
+    Column("expires_us", BigInteger, nullable=False),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(_ID), primary_key=True),
+    Column("seen_us", BigInteger, nullable=False),  # last heartbeat (wall clock)
 )
 
 

@@ -20,6 +20,7 @@ from omnimaint.data.schema import MAINTENANCE_KINDS, SEVERITIES, TABLES, TIMESTA
 from omnimaint.data.validation import TableProblems, ValidationContext, normalize_table
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.errors import OmnimaintError
+from omnimaint.service.clock import optional_us
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
@@ -124,16 +125,6 @@ class Accepted(BaseModel):
     resent: bool = False
 
 
-def micros_now() -> int:
-    return int(datetime.now(UTC).timestamp() * 1_000_000)
-
-
-def _us(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
-
-
 def _timestamps(values: list[int | None]) -> pa.Array:
     return pa.array(values, pa.int64()).cast(TIMESTAMP_TYPE)
 
@@ -146,7 +137,7 @@ def batch_tables(batch: IngestBatch) -> dict[str, pa.Table]:
         tables["telemetry"] = pa.table(
             {
                 "asset_id": [r.asset_id for r in rows],
-                "ts": _timestamps([_us(r.ts) for r in rows]),
+                "ts": _timestamps([optional_us(r.ts) for r in rows]),
                 "channel": [r.channel for r in rows],
                 "value": pa.array([r.value for r in rows], pa.float64()),
             }
@@ -156,7 +147,7 @@ def batch_tables(batch: IngestBatch) -> dict[str, pa.Table]:
         tables["events"] = pa.table(
             {
                 "asset_id": [r.asset_id for r in rows_e],
-                "ts": _timestamps([_us(r.ts) for r in rows_e]),
+                "ts": _timestamps([optional_us(r.ts) for r in rows_e]),
                 "code": [r.code for r in rows_e],
                 "severity": [r.severity for r in rows_e],
                 "message": pa.array([r.message for r in rows_e], pa.string()),
@@ -166,7 +157,7 @@ def batch_tables(batch: IngestBatch) -> dict[str, pa.Table]:
         rows_m = batch.work_orders
         columns: dict[str, Any] = {name: [getattr(r, name) for r in rows_m] for name in WorkOrderIn.model_fields}
         for name in ("ts_open", "ts_close"):
-            columns[name] = _timestamps([_us(v) for v in columns[name]])
+            columns[name] = _timestamps([optional_us(v) for v in columns[name]])
         for name in ("component", "problem", "cause", "action"):
             columns[name] = pa.array(columns[name], pa.string())
         tables["maintenance"] = pa.table(columns)
@@ -175,7 +166,7 @@ def batch_tables(batch: IngestBatch) -> dict[str, pa.Table]:
         tables["waveforms"] = pa.table(
             {
                 "asset_id": [r.asset_id for r in rows_w],
-                "ts": _timestamps([_us(r.ts) for r in rows_w]),
+                "ts": _timestamps([optional_us(r.ts) for r in rows_w]),
                 "channel": [r.channel for r in rows_w],
                 "sample_rate_hz": pa.array([r.sample_rate_hz for r in rows_w], pa.float64()),
                 "samples": pa.array([np.asarray(r.samples, np.float32) for r in rows_w], pa.list_(pa.float32())),

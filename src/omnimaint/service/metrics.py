@@ -10,7 +10,8 @@ from sqlalchemy import Connection, func, select
 
 from omnimaint.inference.predictor import HealthOutput
 from omnimaint.service import db
-from omnimaint.service.ingest import Accepted, micros_now
+from omnimaint.service.clock import now_us
+from omnimaint.service.ingest import Accepted
 from omnimaint.service.store import LiveStore
 
 
@@ -41,17 +42,17 @@ class ServiceMetrics:
             "omnimaint_alarm_transitions", "Alarm transitions by kind", ["kind"], registry=self.registry
         )
         self.alarms = Gauge("omnimaint_alarms", "Alarms by state", ["state"], registry=self.registry)
-        self._last_ingest_us = micros_now()
+        self._last_ingest_us = now_us()
 
     def ingested(self, accepted: Accepted) -> None:
         for table, count in accepted.stored.items():
             self.rows.labels(table).inc(count)
         self.duplicates.inc(accepted.duplicates)
-        self._last_ingest_us = micros_now()
+        self._last_ingest_us = now_us()
 
     def observe_scores(self, _connection: Connection, output: HealthOutput) -> None:
         self.windows.inc(len(output))
-        self.lag.observe(max(0.0, (micros_now() - self._last_ingest_us) / 1e6))
+        self.lag.observe(max(0.0, (now_us() - self._last_ingest_us) / 1e6))
 
     def render(self) -> tuple[bytes, str]:
         start = time.perf_counter()

@@ -10,7 +10,9 @@ stops the replay with the service's reason.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -262,3 +264,66 @@ class RestSink:
 
     def close(self) -> None:
         self.client.close()
+
+
+class MqttSink:
+    """Publishes to a broker on the service's topic scheme (:mod:`omnimaint.service.mqtt`), QoS 1, in order.
+
+    MQTT has no answer per message, so the report counts rows sent, not stored. Assets are registered over
+    REST (``api``), as only an admin key may register them.
+
+    Args:
+        url: ``mqtt://host[:port]``.
+        site: The topics' site segment.
+        api: The service's REST sink for registering assets, or ``None`` (assets registered already).
+    """
+
+    def __init__(self, url: str, site: str = "plant", api: RestSink | None = None) -> None:
+        import paho.mqtt.client as mqtt
+
+        from omnimaint.service.mqtt import Broker
+
+        broker = Broker.parse(url)
+        self.site = site
+        self.api = api
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+        self.client.max_inflight_messages_set(100)
+        try:
+            self.client.connect(broker.host, broker.port, keepalive=30)
+        except OSError as exc:
+            raise ReplayError(f"{url}: broker unreachable ({exc})") from exc
+        self.client.loop_start()
+
+    def _publish(self, asset_id: str, kind: str, body: dict[str, Any]) -> None:
+        from omnimaint.service.mqtt import topic_of
+
+        info = self.client.publish(topic_of(self.site, asset_id, kind), json.dumps(body), qos=1)
+        info.wait_for_publish(timeout=60)
+        if not info.is_published():
+            raise ReplayError(f"MQTT publish to {topic_of(self.site, asset_id, kind)} not acknowledged in 60 s")
+
+    def put_assets(self, assets: list[dict[str, Any]]) -> None:
+        if self.api is None:
+            raise ReplayError("registering assets needs the service's REST URL (replay --api URL) and an admin key")
+        self.api.put_assets(assets)
+
+    def send_batch(self, key: str, batch: dict[str, Any]) -> dict[str, Any]:
+        for kind, rows in batch.items():
+            by_asset: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_asset.setdefault(row["asset_id"], []).append(row)
+            for asset_id, asset_rows in by_asset.items():
+                self._publish(asset_id, kind, {"key": f"{key}-{asset_id}-{kind}", "rows": asset_rows})
+        return {}
+
+    def send_frame(self, asset_id: str, ts: str, camera: str, data: bytes, name: str) -> dict[str, Any]:
+        del name
+        image = base64.b64encode(data).decode("ascii")
+        self._publish(asset_id, "frames", {"rows": [{"ts": ts, "camera": camera, "image": image}]})
+        return {}
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+        if self.api is not None:
+            self.api.close()

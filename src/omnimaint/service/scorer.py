@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,13 +30,14 @@ from omnimaint.data.schema import SCHEMA_VERSION
 from omnimaint.data.windows import micros
 from omnimaint.inference.predictor import HealthOutput, Predictor
 from omnimaint.service import db
-from omnimaint.service.ingest import micros_now
+from omnimaint.service.clock import now_us
 from omnimaint.service.store import AssetProgress, LiveStore
 
 logger = logging.getLogger(__name__)
 
-AfterScores = Callable[[Connection, HealthOutput], None]
-"""Called in the transaction that stores a round's scores (the alarm engine hooks in here)."""
+AfterScores = Callable[[Connection, HealthOutput], "list[dict[str, Any]] | None"]
+"""Called in the transaction that stores a round's scores (the alarm engine hooks in here); what it returns
+(changed alarm rows) is handed to ``after_commit`` once the transaction has committed."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Round:
     more: bool
 
 
-def score_rows(output: HealthOutput, now_us: int) -> list[dict[str, object]]:
+def score_rows(output: HealthOutput, now_us: int, scored_by: str) -> list[dict[str, object]]:
     """One ``scores`` row per window of ``output``."""
     anchors = output.anchors.astype("datetime64[us]").astype(np.int64)
     return [
@@ -61,6 +63,7 @@ def score_rows(output: HealthOutput, now_us: int) -> list[dict[str, object]]:
             "anomaly_score": float(output.anomaly_score[i]),
             "modality_weights": output.modality_weights[i].tolist(),
             "scored_at_us": now_us,
+            "scored_by": scored_by,
         }
         for i in range(len(output))
     ]
@@ -75,6 +78,9 @@ class StreamingScorer:
         lateness_us: How far past an anchor an asset's newest row must be before the anchor is scored.
         max_anchors: Windows scored per round at most.
         after_scores: Hook run in the transaction that stores each round's scores.
+        name: Who scores (recorded with each score: the service, or a worker's id).
+        after_commit: Called with what ``after_scores`` returned, after the transaction committed (notifications:
+            never for changes a rollback erased).
     """
 
     def __init__(
@@ -85,7 +91,11 @@ class StreamingScorer:
         lateness_us: int = 0,
         max_anchors: int = 512,
         after_scores: AfterScores | None = None,
+        name: str = "service",
+        after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
+        self.after_commit = after_commit
+        self.name = name
         self.store = store
         self.predictor = predictor
         self.spec = predictor.bundle.window
@@ -128,15 +138,16 @@ class StreamingScorer:
             if not todo:
                 return Round(0, more)
             output = self._score(todo)
-            now = micros_now()
+            now = now_us()
             with self.store.write_lock, self.store.engine.begin() as connection:
-                connection.execute(insert(db.scores), score_rows(output, now))
+                connection.execute(insert(db.scores), score_rows(output, now, self.name))
                 for asset_id, anchors in todo.items():
                     connection.execute(
                         update(db.assets).where(db.assets.c.asset_id == asset_id).values(scored_us=int(anchors[-1]))
                     )
-                if self.after_scores is not None:
-                    self.after_scores(connection, output)
+                changed = self.after_scores(connection, output) if self.after_scores is not None else None
+            if changed and self.after_commit is not None:
+                self.after_commit(changed)
             logger.debug("scored %d windows of %d assets", len(output), len(todo))
             return Round(len(output), more)
 

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omnimaint.service.notify import NotifySettings
+
 DEFAULT_DATA_DIR = Path("service-data")
 
 
@@ -28,8 +30,14 @@ class ServiceSettings(BaseSettings):
         host: Address to listen on.
         port: Port to listen on.
         mqtt: MQTT broker URL to subscribe to (``mqtt://host:1883``), or ``None``.
+        bus: NATS URL (``nats://host:4222``): announce stored data on JetStream for ``omnimaint worker``
+            processes, which score; this process then runs no scorer.
+        bus_stream: The JetStream stream (and subject prefix) of this plant.
+        site: The plant's site name (bus subjects).
         mqtt_site: Topic site segment subscribed to (``+`` for all).
+        mqtt_client_id: Client id of the service's persistent MQTT session (one per service instance).
         opcua_map: OPC UA mapping file (YAML), or ``None``.
+        notify: Where alarm notifications go (MQTT topic, signed webhooks; ``OMNIMAINT_NOTIFY__WEBHOOKS`` …).
         alarm_rules: YAML file of alarm rule fields (``default:``) and per-asset overrides (``overrides:``).
         max_body_bytes: Largest request body accepted (413 above).
         max_image_pixels: Largest decoded image accepted (decompression-bomb guard).
@@ -42,7 +50,7 @@ class ServiceSettings(BaseSettings):
         scorer: Run the streaming scorer in this process (``False`` for an API in front of workers).
     """
 
-    model_config = SettingsConfigDict(env_prefix="OMNIMAINT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="OMNIMAINT_", extra="forbid", env_nested_delimiter="__")
 
     bundle: Path
     data_dir: Path = DEFAULT_DATA_DIR
@@ -51,9 +59,14 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     mqtt: str | None = None
+    bus: str | None = None
+    bus_stream: str = "omnimaint"
+    site: str = "plant"
     mqtt_site: str = "+"
+    mqtt_client_id: str = "omnimaint-service"
     opcua_map: Path | None = None
     alarm_rules: Path | None = None
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     max_body_bytes: int = Field(default=16 << 20, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     max_pending_batches: int = Field(default=64, gt=0)

@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, up
 
 from omnimaint.data.schema import TABLES, TIMESTAMP_TYPE
 from omnimaint.service import db
-from omnimaint.service.ingest import Accepted, AssetIn, IngestRejected, _us, micros_now
+from omnimaint.service.clock import iso_us, now_us, optional_us
+from omnimaint.service.ingest import Accepted, AssetIn, IngestRejected
 
 TIMED = ("telemetry", "waveforms", "frames", "events")
 """Tables whose rows arrive in time order per asset (work orders are entered late and updated)."""
@@ -111,7 +112,7 @@ class LiveStore:
         with self.write_lock, self.engine.begin() as connection:
             for asset in assets:
                 values = asset.model_dump(exclude={"install_date"})
-                values["install_date_us"] = _us(asset.install_date)
+                values["install_date_us"] = optional_us(asset.install_date)
                 if asset.asset_id in self._asset_types:
                     connection.execute(update(db.assets).where(db.assets.c.asset_id == asset.asset_id).values(values))
                 else:
@@ -160,7 +161,7 @@ class LiveStore:
             accepted = Accepted(stored=stored, duplicates=duplicates)
             if key is not None:
                 connection.execute(
-                    insert(db.batches).values(key=key, received_us=micros_now(), response=accepted.model_dump())
+                    insert(db.batches).values(key=key, received_us=now_us(), response=accepted.model_dump())
                 )
         return accepted
 
@@ -193,8 +194,8 @@ class LiveStore:
                     continue
                 raise IngestRejected(
                     409,
-                    f"{name} row {i}: asset {row['asset_id']!r} already has {name} up to "
-                    f"{_iso(last)}; this row at {_iso(row['ts_us'])} is older (rows of an asset arrive in time order)",
+                    f"{name} row {i}: asset {row['asset_id']!r} already has {name} up to {iso_us(last)}; "
+                    f"this row at {iso_us(row['ts_us'])} is older (an asset's rows arrive in time order)",
                 )
             if tuple(found) != tuple(row[c] for c in match):
                 raise IngestRejected(409, f"{name} row {i}: differs from the stored row with the same key")
@@ -273,9 +274,3 @@ class LiveStore:
         tables = {name: _canonical(name, rows) for name, rows in out.items()}
         tables["assets"] = _canonical("assets", assets)
         return tables
-
-
-def _iso(us: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the service extra is not installed (pip install omnimaint[service])")
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
@@ -63,3 +65,26 @@ def make_service(trained_bundle: Path, tmp_path: Path) -> Iterator[ServiceFactor
     yield start
     for client in reversed(stack):
         client.__exit__(None, None, None)
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    pytest.importorskip("psycopg", reason="psycopg (the service extra's PostgreSQL driver) is not installed")
+    admin = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    name = f"omnimaint_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the server is absent or refuses: say so
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES} is not usable ({type(exc).__name__})")
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

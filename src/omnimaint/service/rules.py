@@ -1,0 +1,38 @@
+"""The alarm rules a service or worker runs: the bundle's calibrated threshold, overridden by a rules file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from omnimaint.errors import ConfigError, describe_validation_error
+from omnimaint.inference.bundle import Bundle
+from omnimaint.service.alarm_engine import AlarmRule, AlarmRules
+
+
+def alarm_rules(bundle: Bundle, path: Path | None) -> AlarmRules:
+    """The alarm rules: the bundle's calibrated threshold of its shortest horizon (0.5 when it has none), with
+    the rule fields and per-asset overrides of the YAML file ``path`` (``default:``, ``overrides:``)."""
+    import yaml
+
+    thresholds = bundle.thresholds.failure_probability
+    spec: dict[str, Any] = {}
+    if path is not None:
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the alarm rules ({exc})") from exc
+    default = {"threshold": thresholds[0] if thresholds else 0.5, **spec.get("default", {})}
+    try:
+        return AlarmRules.model_validate(
+            {
+                "horizon_index": 0,
+                "horizon_hours": bundle.window.horizons[0].total_seconds() / 3600,
+                "default": AlarmRule.model_validate(default),
+                "overrides": spec.get("overrides", {}),
+            }
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'alarm rules'}: {describe_validation_error(exc)}") from exc

@@ -1,0 +1,231 @@
+"""Load benchmark of the monitoring service on loopback (`make bench`; prints measured figures).
+
+A real `omnimaint serve` process (SQLite store, MQTT subscriber on the local Mosquitto) takes synthetic
+telemetry for 60 s over REST, then 60 s over MQTT, from two sender threads each. Printed and written to
+BENCH_OUT/service-load.json: sustained points/s, points sent / acknowledged / stored (they must be equal:
+zero loss), 429 refusals, scoring lag and alarm latency p50/p99 (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from omnimaint.atomic import BENCH, claim_folder
+from omnimaint.inference.bundle import Bundle
+from omnimaint.service.auth import Role, create_key
+from omnimaint.service.db import open_store
+from omnimaint.service.loadtest import run_load
+
+pytestmark = pytest.mark.bench
+SECONDS = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from omnimaint.sim import PlantConfig, simulate
+    from omnimaint.training.run import train
+    from tests.unit.training.tiny import tiny_config
+
+    plant = tmp_path_factory.mktemp("load") / "plant"
+    simulate(PlantConfig(n_assets=3, days=10, seed=3, fault_rate_scale=3.0, telemetry_period_s=1800, workers=1), plant)
+    made = train(tiny_config(plant, tmp_path_factory.mktemp("load-run")))
+    assert made is not None
+    return made
+
+
+def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=1).close()
+        mqtt = "mqtt://127.0.0.1:1883"
+    except OSError:
+        mqtt = None
+    data_dir = tmp_path / "service"
+    engine = open_store(f"sqlite:///{data_dir / 'omnimaint.db'}")
+    key = create_key(engine, "load", Role("admin"))
+    rules = tmp_path / "alarms.yaml"
+    rules.write_text("default: {threshold: 0.001, deadband: 0.0005, on_count: 1, window: 1}\n", encoding="utf-8")
+    port = _free_port()
+    site = f"load-{uuid.uuid4().hex[:6]}"
+    command = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(bundle), "--data-dir", str(data_dir)]
+    command += ["--port", str(port), "--alarm-rules", str(rules), "--site", site]
+    if mqtt:
+        command += ["--mqtt", mqtt]
+    env_site = {"OMNIMAINT_MQTT_SITE": site, "OMNIMAINT_MQTT_CLIENT_ID": site}
+    server = subprocess.Popen(
+        command, env={**os.environ, **env_site}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        vocab = Bundle.load(bundle).preprocessor.vocab
+        results = {}
+        for transport in ("rest", "mqtt") if mqtt else ("rest",):
+            assets = [f"{transport}-{i:03d}" for i in range(20)]
+            registered = [
+                {"asset_id": a, "asset_type": vocab.asset_types[i % len(vocab.asset_types)]}
+                for i, a in enumerate(assets)
+            ]
+            httpx.put(f"{url}/api/assets", json=registered, headers={"X-API-Key": key}, timeout=60).raise_for_status()
+            report = run_load(
+                url,
+                key,
+                engine,
+                assets=assets,
+                channels=vocab.telemetry_channels,
+                seconds=SECONDS,
+                mqtt=mqtt if transport == "mqtt" else None,
+                site=site,
+            )
+            results[transport] = report.as_dict()
+            print(f"\n{transport}: {json.dumps(report.as_dict())}")
+            assert report.points_sent == report.points_acknowledged == report.points_stored, "every point accounted for"
+    finally:
+        server.terminate()
+        server.wait(60)
+        engine.dispose()
+    out = claim_folder(Path(request.config.getoption("--bench-out")), BENCH, reuse=True)
+    (out / "service-load.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def test_worker_scaling(bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Windows scored per second by 1 and by 2 `omnimaint worker` processes (NATS JetStream + PostgreSQL), the
+    plant's data stored beforehand by the API (so the figure is the scoring alone)."""
+    import uuid as uuid_
+
+    from sqlalchemy import create_engine, func, select, text
+
+    from omnimaint.data.dataset import Dataset
+    from omnimaint.service import db
+    from omnimaint.service.replay import RestSink, assets_payload, replay
+    from omnimaint.sim import PlantConfig, simulate
+
+    try:
+        socket.create_connection(("127.0.0.1", 4222), timeout=1).close()
+        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.skip(f"NATS at 4222 and PostgreSQL at 5432 are needed ({type(exc).__name__})")
+    plant = tmp_path / "plant"
+    simulate(PlantConfig(n_assets=12, days=20, seed=5, fault_rate_scale=3.0, telemetry_period_s=1800, workers=1), plant)
+    results: dict[str, object] = {}
+    for workers in (1, 2):
+        name = f"omnimaint_scale_{uuid_.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        store = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        stream = f"s{uuid_.uuid4().hex[:10]}"
+        data_dir = tmp_path / f"service-{workers}"
+        engine = db.open_store(store)
+        key = create_key(engine, "scale", Role("admin"))
+        port = _free_port()
+        env = {**os.environ, "OMNIMAINT_BUS_STREAM": stream}
+        api = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "omnimaint",
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--db",
+                store,
+                "--bus",
+                "nats://127.0.0.1:4222",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(240):
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.5)
+            sink = RestSink(url, key)
+            sink.put_assets(assets_payload(Dataset(plant), None))
+            replay(Dataset(plant), sink, progress=False, register=False, slice_=timedelta(hours=12))
+            started = time.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "omnimaint",
+                        "worker",
+                        "--bundle",
+                        str(bundle),
+                        "--bus",
+                        "nats://127.0.0.1:4222",
+                        "--db",
+                        store,
+                        "--data-dir",
+                        str(data_dir),
+                        "--name",
+                        f"w{i}",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                for i in range(workers)
+            ]
+            last, stable = -1, 0
+            while stable < 10:  # scored count unchanged for 5 s: done
+                with engine.connect() as connection:
+                    scored = int(connection.execute(select(func.count()).select_from(db.scores)).scalar_one())
+                stable = stable + 1 if scored == last and scored > 0 else 0
+                last = scored
+                time.sleep(0.5)
+            with engine.connect() as connection:
+                first, final = connection.execute(
+                    select(func.min(db.scores.c.scored_at_us), func.max(db.scores.c.scored_at_us))
+                ).one()
+            seconds = (final - first) / 1e6
+            results[f"{workers}_workers"] = {
+                "windows": last,
+                "scoring_seconds": round(seconds, 1),
+                "windows_per_s": round(last / seconds, 1) if seconds else None,
+                "wall_seconds_incl_start": round(time.perf_counter() - started, 1),
+            }
+            print(f"\n{workers} worker(s): {results[f'{workers}_workers']}")
+        finally:
+            for process in [*procs, api]:
+                process.terminate()
+                process.wait(60)
+            engine.dispose()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    out = claim_folder(Path(request.config.getoption("--bench-out")), BENCH, reuse=True)
+    (out / "service-workers.json").write_text(json.dumps(results, indent=2) + "\n")
