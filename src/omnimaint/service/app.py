@@ -24,14 +24,14 @@ from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Connection, select, text
+from sqlalchemy import select, text
 
 from omnimaint import __version__
 from omnimaint.errors import ConfigError
 from omnimaint.inference.bundle import Bundle
-from omnimaint.inference.predictor import HealthOutput, Predictor
+from omnimaint.inference.predictor import Predictor
 from omnimaint.service import alarms, db
-from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError, AlarmRecorder
+from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError
 from omnimaint.service.auth import Principal, Role, require
 from omnimaint.service.bus import Bus, announce
 from omnimaint.service.clock import iso_us, now_us, optional_us
@@ -45,10 +45,9 @@ from omnimaint.service.intake import Intake
 from omnimaint.service.limits import BodySizeLimit
 from omnimaint.service.metrics import ServiceMetrics
 from omnimaint.service.mqtt import MqttIngester
-from omnimaint.service.notify import Notifier
 from omnimaint.service.opcua import OpcuaIngester, load_map
-from omnimaint.service.rules import alarm_rules
-from omnimaint.service.scorer import ScorerThread, StreamingScorer
+from omnimaint.service.runtime import build_scorer
+from omnimaint.service.scorer import ScorerThread
 from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import LiveStore
 
@@ -91,31 +90,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         predictor = Predictor(bundle, settings.backend, threads=1)
         store = LiveStore(engine, settings.data_dir)
         metrics = ServiceMetrics(store)
-        notifier = Notifier(settings.notify)
-        notifier.start()
-        scorer = None
+        scorer = notifier = None
         if settings.scorer and settings.bus is None:
-            recorder = AlarmRecorder(
-                alarm_rules(bundle, settings.alarm_rules),
-                bundle.preprocessor.vocab.components,
-                bundle.preprocessor.vocab.fault_classes,
-            )
-
-            def after_scores(connection: Connection, output: HealthOutput) -> list[dict[str, Any]]:
-                metrics.observe_scores(connection, output)
-                changed = recorder(connection, output)
-                for row in changed:
-                    metrics.alarm_changes.labels(row["transition"]).inc()
-                return changed
-
-            streaming = StreamingScorer(
-                store,
-                predictor,
-                lateness_us=int(settings.lateness.total_seconds() * 1e6),
-                max_anchors=settings.max_anchors,
-                after_scores=after_scores,
-                after_commit=notifier.submit,
-            )
+            streaming, notifier = build_scorer(store, predictor, settings, metrics=metrics)
             scorer = ScorerThread(streaming, settings.score_interval)
             scorer.start()
         bus = Bus(settings.bus, stream=settings.bus_stream) if settings.bus is not None else None
@@ -158,7 +135,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 await asyncio.to_thread(scorer.stop)
             if bus is not None:
                 await asyncio.to_thread(bus.close)
-            await asyncio.to_thread(notifier.stop, 10.0)
+            if notifier is not None:
+                await asyncio.to_thread(notifier.stop, 10.0)
             engine.dispose()
 
     app = FastAPI(

@@ -6,7 +6,8 @@ stored) or MQTT (acknowledged by the broker; the service acknowledges to the bro
 the service's own counter of stored telemetry must equal what was sent. Measured: sustained points/s (stored
 points over the time until the last was stored), and, from the service's store, the scoring lag (a window's
 score stored after the batch that completed it was acknowledged) and the alarm latency (an alarm stored after
-the batch whose reading pushed its window over the threshold was acknowledged), p50 and p99.
+the batch whose reading pushed its window over the threshold was acknowledged), p50 and p99. Over MQTT the
+senders are paced at a set rate (see ``rate``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def run_load(
     senders: int = 2,
     mqtt: str | None = None,
     site: str = "plant",
+    rate: float | None = None,
 ) -> LoadReport:
     """Send telemetry for ``seconds`` and measure (the assets must be registered; ``engine`` reads the store).
 
@@ -81,6 +83,10 @@ def run_load(
         senders: Sending threads.
         mqtt: Send over this broker instead of REST.
         site: MQTT topics' site.
+        rate: Points/s to send at (all senders together); ``None``: as fast as they are acknowledged. Over
+            MQTT the broker acknowledges, not the service, and it queues what the service has not taken yet
+            (a broker drops queued messages beyond its limit): a publisher faster than the service measures
+            the broker, so MQTT runs are paced.
     """
     import httpx
 
@@ -97,7 +103,13 @@ def run_load(
         publisher = _publisher(mqtt, f"load-{k}") if mqtt else None
         minute = 0
         sequence = 0
+        sent = 0
+        begun = time.perf_counter()
         while time.perf_counter() < deadline:
+            if rate is not None:
+                ahead = sent / (rate / senders) - (time.perf_counter() - begun)
+                if ahead > 0:
+                    time.sleep(ahead)
             rows: list[dict[str, Any]] = []
             while len(rows) < batch:
                 ts = (START + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -129,6 +141,7 @@ def run_load(
                     time.sleep(float(response.headers.get("Retry-After", "1")) / 10)
                 response.raise_for_status()
                 acknowledged = int(response.json()["stored"].get("telemetry", 0))
+            sent += len(rows)
             with lock:
                 report.points_sent += len(rows)
                 report.points_acknowledged += acknowledged

@@ -16,20 +16,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection
 
 from omnimaint.inference.bundle import Bundle
-from omnimaint.inference.predictor import HealthOutput, Predictor
+from omnimaint.inference.predictor import Predictor
 from omnimaint.service import leases
-from omnimaint.service.alarms import AlarmRecorder
 from omnimaint.service.bus import Bus
 from omnimaint.service.clock import now_us
 from omnimaint.service.db import open_store
-from omnimaint.service.notify import Notifier
-from omnimaint.service.rules import alarm_rules
-from omnimaint.service.scorer import StreamingScorer
+from omnimaint.service.runtime import build_scorer
 from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import LiveStore
 
@@ -72,25 +66,8 @@ def run_worker(
     bundle = Bundle.load(settings.bundle)
     predictor = Predictor(bundle, settings.backend, threads=1)
     store = LiveStore(engine, settings.data_dir)
-    vocab = bundle.preprocessor.vocab
-    recorder = AlarmRecorder(alarm_rules(bundle, settings.alarm_rules), vocab.components, vocab.fault_classes)
-    notifier = Notifier(settings.notify)
-    notifier.start()
     stats = WorkerStats()
-
-    def after_scores(connection: Connection, output: HealthOutput) -> list[dict[str, Any]]:
-        stats.windows += len(output)
-        return recorder(connection, output)
-
-    scorer = StreamingScorer(
-        store,
-        predictor,
-        lateness_us=int(settings.lateness.total_seconds() * 1e6),
-        max_anchors=settings.max_anchors,
-        after_scores=after_scores,
-        after_commit=notifier.submit,
-        name=me,
-    )
+    scorer, notifier = build_scorer(store, predictor, settings, name=me)
     bus = Bus(settings.bus, stream=settings.bus_stream)
     lease_us = int(lease_s * 1e6)
     next_sweep = 0.0
@@ -111,6 +88,7 @@ def run_worker(
             while todo and not stop.is_set():
                 result = scorer.score_round(todo)
                 stats.rounds += 1
+                stats.windows += result.scored
                 leases.claim(engine, me, (), now_us(), lease_us, share)  # renew while scoring
                 if not result.more:
                     break
