@@ -157,6 +157,12 @@ class Preprocessor:
     def text_vocab_size(self) -> int:
         return self._tokenizer.vocab_size if self._tokenizer is not None else self.state.text.vocab_size
 
+    def load_text_model(self) -> None:
+        """Load the pretrained text model now rather than at the first window with text (the live service does
+        it before it serves: loading takes seconds, which would otherwise delay its first alarms)."""
+        if self._uses_text and self.state.text.name == "pretrained":
+            _ = self.embedder
+
     def warm_text_cache(self, windows: TrainingWindows, *, progress: bool = False) -> None:
         """Embed every text the windows read once, up front (pretrained text pathway only)."""
         if self._uses_text and self.state.text.name == "pretrained":

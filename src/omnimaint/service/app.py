@@ -88,6 +88,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.engine = engine
         bundle = Bundle.load(settings.bundle)
         predictor = Predictor(bundle, settings.backend, threads=1)
+        await asyncio.to_thread(predictor.preprocessor.load_text_model)
         store = LiveStore(engine, settings.data_dir)
         metrics = ServiceMetrics(store)
         scorer = notifier = None

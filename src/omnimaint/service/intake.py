@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -55,8 +55,9 @@ class Intake:
         self._slots = threading.BoundedSemaphore(settings.max_pending_batches)
         self._skew_us = int(settings.clock_skew.total_seconds() * 1e6)
 
-    def batch(self, batch: IngestBatch, key: str | None = None) -> Accepted:
-        """Check and store ``batch`` (idempotency key ``key``, else the batch's own).
+    def batch(self, batch: IngestBatch, key: str | Sequence[str] | None = None) -> Accepted:
+        """Check and store ``batch`` (idempotency key ``key``, else the batch's own; several keys for deliveries
+        stored together, see :meth:`LiveStore.store_batch`).
 
         Raises:
             IngestRejected: with the status that says why (nothing stored).

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import queue
@@ -103,17 +104,20 @@ class MqttIngester:
         ingest_frame: Stores a frame (``Intake.frame``).
         client_id: The persistent session's id (one per service instance).
         retry_s: Wait before retrying a message the service could not take yet.
+        group: Messages waiting in line stored in one transaction at most (each keeps its idempotency key:
+            its own, else a hash of its payload).
     """
 
     def __init__(
         self,
         url: str,
         site: str,
-        ingest: Callable[[IngestBatch, str | None], Accepted],
+        ingest: Callable[[IngestBatch, Any], Accepted],
         ingest_frame: Callable[[str, datetime, str, bytes], Accepted],
         *,
         client_id: str = "omnimaint-service",
         retry_s: float = 0.5,
+        group: int = 64,
     ) -> None:
         import paho.mqtt.client as mqtt
 
@@ -122,6 +126,7 @@ class MqttIngester:
         self.ingest = ingest
         self.ingest_frame = ingest_frame
         self.retry_s = retry_s
+        self.group = group
         self.stored = 0
         self.dead_letters = 0
         self._messages: queue.Queue[Any] = queue.Queue(maxsize=1000)
@@ -162,23 +167,63 @@ class MqttIngester:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                message = self._messages.get(timeout=0.2)
+                messages = [self._messages.get(timeout=0.2)]
             except queue.Empty:
                 continue
-            while not self._stop.is_set():
+            while len(messages) < self.group:
                 try:
-                    self._handle(message.topic, message.payload)
-                except IngestRejected as exc:
-                    if exc.status == 429:
-                        time.sleep(self.retry_s)
-                        continue  # not acknowledged yet: retried
-                    self._dead_letter(message.topic, message.payload, exc.status, str(exc))
-                except Exception:  # a store failure: keep the message, retry it
-                    logger.exception("storing MQTT message from %s failed; retrying", message.topic)
+                    messages.append(self._messages.get_nowait())
+                except queue.Empty:
+                    break
+            if len(messages) > 1 and self._store_group(messages):
+                continue
+            for message in messages:
+                self._store_one(message)
+
+    def _store_group(self, messages: list[Any]) -> bool:
+        """Store the rows of several messages in one transaction (one commit for many small messages); ``False``
+        when any of them is a frame or is refused, to be stored one by one (the refused one dead-lettered)."""
+        try:
+            parsed = [parse_message(m.topic, m.payload) for m in messages]
+            if any(p[2] == "frames" for p in parsed):
+                return False
+            batches = [IngestBatch.model_validate({"key": p[3], p[2]: p[4]}) for p in parsed]
+            merged = IngestBatch(
+                telemetry=[r for b in batches for r in b.telemetry],
+                events=[r for b in batches for r in b.events],
+                work_orders=[r for b in batches for r in b.work_orders],
+                waveforms=[r for b in batches for r in b.waveforms],
+            )
+            keys = [
+                p[3] or f"mqtt-{hashlib.sha256(m.payload).hexdigest()[:32]}"
+                for p, m in zip(parsed, messages, strict=True)
+            ]
+            self.ingest(merged, keys)
+        except (IngestRejected, ValidationError):
+            return False
+        except Exception:  # a store failure: the messages are stored (and retried) one by one
+            logger.exception("storing %d MQTT messages together failed; storing them one by one", len(messages))
+            return False
+        for message in messages:
+            self.client.ack(message.mid, message.qos)
+        self.stored += len(messages)
+        return True
+
+    def _store_one(self, message: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._handle(message.topic, message.payload)
+            except IngestRejected as exc:
+                if exc.status == 429:
                     time.sleep(self.retry_s)
-                    continue
-                self.client.ack(message.mid, message.qos)
-                break
+                    continue  # not acknowledged yet: retried
+                self._dead_letter(message.topic, message.payload, exc.status, str(exc))
+            except Exception:  # a store failure: keep the message, retry it
+                logger.exception("storing MQTT message from %s failed; retrying", message.topic)
+                time.sleep(self.retry_s)
+                continue
+            self.client.ack(message.mid, message.qos)
+            break
 
     def _handle(self, topic: str, payload: bytes) -> None:
         _, asset_id, kind, key, rows = parse_message(topic, payload)

@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeNotif
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.service.ingest import MAX_ROWS, Accepted, IngestBatch, IngestRejected, Name, TelemetryIn
+from omnimaint.yamlfile import read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -134,18 +134,7 @@ def load_map(path: Path | str) -> OpcuaMap:
             mapped twice, or no nodes.
     """
     path = Path(path)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the OPC UA map ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: byte {exc.start} is not UTF-8; the OPC UA map is YAML text in UTF-8") from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{path}: {where}not valid YAML ({exc.problem})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    loaded = read_yaml(path, "the OPC UA map")
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: the OPC UA map must be a mapping with 'endpoint' and 'nodes'")
     try:

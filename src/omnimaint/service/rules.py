@@ -10,20 +10,17 @@ from pydantic import ValidationError
 from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.inference.bundle import Bundle
 from omnimaint.service.alarm_engine import AlarmRule, AlarmRules
+from omnimaint.yamlfile import read_yaml
 
 
 def alarm_rules(bundle: Bundle, path: Path | None) -> AlarmRules:
     """The alarm rules: the bundle's calibrated threshold of its shortest horizon (0.5 when it has none), with
     the rule fields and per-asset overrides of the YAML file ``path`` (``default:``, ``overrides:``)."""
-    import yaml
 
     thresholds = bundle.thresholds.failure_probability
-    spec: dict[str, Any] = {}
-    if path is not None:
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the alarm rules ({exc})") from exc
+    spec: Any = {} if path is None else read_yaml(path, "the alarm rules") or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: the alarm rules must be a mapping with 'default:' and 'overrides:'")
     default = {"threshold": thresholds[0] if thresholds else 0.5, **spec.get("default", {})}
     try:
         return AlarmRules.model_validate(

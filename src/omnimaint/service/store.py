@@ -136,22 +136,29 @@ class LiveStore:
 
     # -- ingestion --------------------------------------------------------------------------------------
 
-    def store_batch(self, key: str | None, tables: Mapping[str, pa.Table]) -> Accepted:
+    def store_batch(self, key: str | Sequence[str] | None, tables: Mapping[str, pa.Table]) -> Accepted:
         """Store checked tables in one transaction, or nothing.
 
         Rows already stored exactly so are counted as duplicates and skipped; a batch whose ``key`` was stored
-        before gets the first answer again.
+        before gets the first answer again. ``key`` may be the keys of several deliveries stored together (MQTT
+        messages in one transaction): all recorded, or, when some were stored before, 409 (store them one by
+        one).
 
         Raises:
             IngestRejected: 409 when a row is older than the asset's newest stored row of its table (and not a
                 resend of a stored one), differs from the stored row of the same key, or a work order moves
                 to another asset.
         """
+        keys = [key] if isinstance(key, str) else list(key or ())
         with self.write_lock, self.engine.begin() as connection:
-            if key is not None:
-                first = connection.execute(select(db.batches.c.response).where(db.batches.c.key == key)).scalar()
-                if first is not None:
-                    return Accepted.model_validate({**first, "resent": True})
+            if keys:
+                seen = connection.execute(
+                    select(db.batches.c.key, db.batches.c.response).where(db.batches.c.key.in_(keys))
+                ).all()
+                if len(seen) == len(keys):
+                    return Accepted.model_validate({**seen[0].response, "resent": True})
+                if seen:
+                    raise IngestRejected(409, f"delivery {seen[0].key!r} of this group was stored before")
             stored: dict[str, int] = {}
             duplicates = 0
             for name, table in tables.items():
@@ -172,9 +179,11 @@ class LiveStore:
                     spans[row["asset_id"]] = (min(lo, row[time]), max(hi, row[time]))
                 self._advance(connection, spans, name)
             accepted = Accepted(stored=stored, duplicates=duplicates)
-            if key is not None:
+            if keys:
+                received = now_us()
+                answer = accepted.model_dump()
                 connection.execute(
-                    insert(db.batches).values(key=key, received_us=now_us(), response=accepted.model_dump())
+                    insert(db.batches), [{"key": k, "received_us": received, "response": answer} for k in keys]
                 )
         return accepted
 

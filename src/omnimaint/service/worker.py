@@ -65,6 +65,7 @@ def run_worker(
     engine = open_store(settings.db_url)
     bundle = Bundle.load(settings.bundle)
     predictor = Predictor(bundle, settings.backend, threads=1)
+    predictor.preprocessor.load_text_model()
     store = LiveStore(engine, settings.data_dir)
     stats = WorkerStats()
     scorer, notifier = build_scorer(store, predictor, settings, name=me)

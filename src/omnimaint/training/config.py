@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from omnimaint.data.splits import SplitStrategy
 from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.models.config import FramePreprocessing, ModelConfig
+from omnimaint.yamlfile import read_yaml
 
 
 class _Frozen(BaseModel):
@@ -217,18 +217,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     """
     raw: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: byte {exc.start} is not UTF-8; a config file is YAML text in UTF-8") from exc
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-            raise ConfigError(f"{path}: {where}not valid YAML ({exc.problem})") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        loaded = read_yaml(path, "the config")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a config file must be a mapping of sections")
         raw = loaded or {}

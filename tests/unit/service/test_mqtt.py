@@ -104,6 +104,17 @@ def test_mqtt_rows_are_stored_and_refusals_go_to_the_dead_letter_topic(
         assert got_letter.wait(30), "the refusal reached the dead-letter topic"
         assert letters[0]["status"] == 422 and "no_such_channel" in str(letters[0]["reason"])
         assert _count(service, "telemetry") == 1, "the resent message is not stored twice, the bad one not at all"
+        # A burst is stored in groups; a bad message inside one is still dead-lettered alone.
+        got_letter.clear()
+        burst = []
+        for i in range(30):
+            row = {"ts": f"2024-01-03T00:{i:02d}:00Z", "channel": "no_such_channel" if i == 17 else channel, "value": i}
+            burst.append(client.publish(topic_of(site, asset, "telemetry"), json.dumps([row]), qos=1))
+        for info in burst:
+            info.wait_for_publish()
+        assert got_letter.wait(30)
+        _wait(lambda: _count(service, "telemetry") == 1 + 29)
+        assert len(letters) == 2 and "no_such_channel" in str(letters[1]["reason"])
     finally:
         client.loop_stop()
         client.disconnect()

@@ -132,3 +132,28 @@ def test_alarms_are_raised_once_per_problem_and_operators_act_on_them(
     assert kpis.status_code == 200 and kpis.json()["alarms"] >= len(active)
     metrics = service.client.get("/metrics", headers=service.headers("viewer")).text
     assert "omnimaint_windows_scored_total" in metrics and 'omnimaint_alarm_transitions_total{kind="raised"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("default: {threshold: 0}", "threshold"),
+        ("default: {on_count: 3, window: 2}", "field"),
+        ("overrides: {P1: {deadband: -1}}", "P1"),
+        ("- a list", "a mapping"),
+        ("default: {", "not valid YAML"),
+    ],
+)
+def test_bad_alarm_rules_are_refused_in_one_line(
+    trained_bundle: Path, tmp_path: Path, text: str, expected: str
+) -> None:
+    from omnimaint.errors import ConfigError
+    from omnimaint.inference.bundle import Bundle
+    from omnimaint.service.rules import alarm_rules
+
+    path = tmp_path / "alarms.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        alarm_rules(Bundle.load(trained_bundle), path)
+    assert expected in str(refused.value) and "\n" not in str(refused.value)
+    assert str(path) in str(refused.value)
