@@ -28,7 +28,7 @@ def _paired(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
     if true.shape != pred.shape:
         raise ValueError(f"y_true has shape {true.shape} but y_pred has shape {pred.shape}")
     if true.size == 0:
-        raise ValueError("cannot score an empty set of predictions")
+        raise UndefinedMetric("nothing to score (an empty set of predictions)")
     return true, pred
 
 

@@ -10,9 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.inference.bundle import Bundle
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.clock import iso_us
 from omnimaint.service.db import open_store
+from omnimaint.service.rules import alarm_rules
 from omnimaint.service.settings import ServiceSettings
 
 
@@ -38,6 +40,7 @@ def serve_demo(
     from omnimaint.service.replay import RestSink, replay
 
     settings = ServiceSettings(bundle=bundle, data_dir=data_dir, port=port)
+    alarm_rules(Bundle.load(bundle), None)  # refuse what would stop the service's start, in one line, first
     engine = open_store(settings.db_url)
     key = create_key(engine, "demo", Role("admin"))
     engine.dispose()
@@ -48,7 +51,7 @@ def serve_demo(
     try:
         while not server.started:
             if not thread.is_alive():
-                raise OSError(f"the service could not start on port {port} (in use? give --port)")
+                raise OSError(f"the service did not start on port {port} (the reason is logged above)")
             time.sleep(0.1)
         say(f"service: {url} (API docs {url}/docs); API key (admin, shown once): {key}")
         say(f"replaying {plant} at {speed:g}× (an hour of data per {3600 / speed:g} s); Ctrl-C stops")
@@ -68,7 +71,7 @@ def serve_demo(
                         seen.add(alarm["id"])
                         say(
                             f"ALARM {alarm['priority']:>6}  {alarm['asset_id']}  {alarm['component']}: "
-                            f"{alarm['fault']} (P = {alarm['peak']:.2f}, at {iso_us(alarm['opened_at_us'])[:16]})"
+                            f"{alarm['fault']} (P = {alarm['peak']:.3g}, at {iso_us(alarm['opened_at_us'])[:16]})"
                         )
                 if not replayer.is_alive():
                     say(f"replay finished: {len(seen)} alarms; the service keeps running at {url} (Ctrl-C stops)")

@@ -243,6 +243,7 @@ class _Delivery:
     message: _Message
     deadline: float  # time.monotonic() after which it is given up
     attempts: int = 0
+    last_error: str = "never tried"  # why the last attempt failed (named when the delivery is given up)
     handle: Any = None  # the target's in-flight state (MQTT: the publish awaiting its PUBACK)
 
 
@@ -443,7 +444,8 @@ class _Worker:
                     head = self._lanes[heapq.heappop(self._ready)[2]][0]
                     if now <= head.deadline:
                         return head
-                    self._give_up(head, f"not sent within max_age ({head.attempts} attempts)", now)
+                    reason = f"not sent within max_age ({head.attempts} attempts; last: {head.last_error})"
+                    self._give_up(head, reason, now)
                     continue
                 wake = start if wake is None else min(wake, start)
             self._cond.wait(None if wake is None else wake - now)
@@ -463,6 +465,7 @@ class _Worker:
             self._give_up(delivery, f"refused ({attempt.reason}), not retried", now)
             return
         self._failures += 1
+        delivery.last_error = attempt.reason
         if self._failures == 1:
             logger.warning("%s: %s; retrying with back-off", self.target.name, attempt.reason)
         self._paused_until = now + max(self._backoff(self._failures), attempt.retry_after)

@@ -21,7 +21,14 @@ def alarm_rules(bundle: Bundle, path: Path | None) -> AlarmRules:
     spec: Any = {} if path is None else read_yaml(path, "the alarm rules") or {}
     if not isinstance(spec, dict):
         raise ConfigError(f"{path}: the alarm rules must be a mapping with 'default:' and 'overrides:'")
-    default = {"threshold": thresholds[0] if thresholds else 0.5, **spec.get("default", {})}
+    given = spec.get("default", {})
+    default = {"threshold": thresholds[0] if thresholds else 0.5, **(given if isinstance(given, dict) else {})}
+    if "deadband" not in default and isinstance(default["threshold"], float | int):
+        # The rule's 0.05 suits thresholds near 0.5; a bundle calibrated to a rare-failure plant may alert at
+        # 0.001, where a deadband of half the threshold keeps the hysteresis meaningful.
+        default["deadband"] = min(0.05, float(default["threshold"]) / 2)
+    if not isinstance(given, dict):
+        raise ConfigError(f"{path}: 'default:' must be a mapping of rule fields")
     try:
         return AlarmRules.model_validate(
             {

@@ -42,6 +42,10 @@ def test_shape_mismatch_and_empty_are_errors() -> None:
         rmse([1, 2], [1])
     with pytest.raises(ValueError, match="empty"):
         accuracy([], [])
+    # Nothing to score is an undefined figure (reported with its reason), not a crash: a small evaluation whose
+    # windows have no known health state once ended `omnimaint demo` with a traceback here.
+    with pytest.raises(UndefinedMetric, match="nothing to score"):
+        auroc(np.zeros(0, dtype=bool), np.zeros(0))
 
 
 def test_binary_and_macro_scores_by_hand() -> None:

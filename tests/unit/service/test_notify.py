@@ -274,7 +274,7 @@ def test_webhook_gives_up_after_max_age(
     make_notifier: Callable[..., Notifier], caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: connection refused, again and again
-    notifier = make_notifier(webhooks=[url], max_age=timedelta(seconds=0.5))
+    notifier = make_notifier(webhooks=[url], max_age=timedelta(seconds=2))
     with caplog.at_level(logging.WARNING, logger="omnimaint.service.notify"):
         notifier.submit([row_of(7)])
         wait_for(lambda: notifier.failed == 1)

@@ -157,3 +157,17 @@ def test_bad_alarm_rules_are_refused_in_one_line(
         alarm_rules(Bundle.load(trained_bundle), path)
     assert expected in str(refused.value) and "\n" not in str(refused.value)
     assert str(path) in str(refused.value)
+
+
+def test_a_small_calibrated_threshold_gets_a_deadband_it_can_clear_below(trained_bundle: Path, tmp_path: Path) -> None:
+    """A bundle calibrated on a plant with rare failures may alert at P = 0.001; the default deadband (0.05)
+    would make such a rule impossible (it never clears), and once stopped `omnimaint demo` from serving."""
+    from omnimaint.inference.bundle import Bundle
+    from omnimaint.service.rules import alarm_rules
+
+    path = tmp_path / "alarms.yaml"
+    path.write_text("default: {threshold: 0.001}\n", encoding="utf-8")
+    rule = alarm_rules(Bundle.load(trained_bundle), path).default
+    assert rule.threshold == 0.001 and 0 < rule.deadband < rule.threshold
+    path.write_text("default: {threshold: 0.6}\n", encoding="utf-8")
+    assert alarm_rules(Bundle.load(trained_bundle), path).default.deadband == 0.05
