@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeAlias, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from omnimaint.data.windows import micros
 from omnimaint.errors import OmnimaintError, describe_validation_error
 from omnimaint.service.clock import iso_us
 
@@ -26,10 +27,6 @@ ACTIVE_STATES = ("open", "acknowledged")
 _STATE_VERSION = 1
 TEN_MINUTES_US = 600_000_000
 DAY_US = 86_400_000_000
-
-
-def delta_us(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class AlarmActionError(OmnimaintError):
@@ -408,9 +405,7 @@ class AlarmEngine:
         if active is None:
             if condition and window.fault not in cooldowns:
                 priority = rule.priority(probability)
-                active = ActiveAlarm(
-                    window.fault, window.anchor_us, probability, priority, True, delta_us(rule.cooldown)
-                )
+                active = ActiveAlarm(window.fault, window.anchor_us, probability, priority, True, micros(rule.cooldown))
                 changes.append(
                     AlarmRaised(
                         **where,

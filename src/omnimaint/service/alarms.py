@@ -44,6 +44,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 
+from omnimaint.data.windows import micros
 from omnimaint.inference.predictor import HealthOutput
 from omnimaint.service.alarm_engine import (
     ACTIVE_STATES,
@@ -63,7 +64,6 @@ from omnimaint.service.alarm_engine import (
     AlarmTransition,
     AssetAlarmState,
     ScoredWindow,
-    delta_us,
 )
 from omnimaint.service.clock import iso_us, now_us
 from omnimaint.service.db import alarm_audit, alarm_state, alarms, assets
@@ -312,7 +312,7 @@ def shelve(
         raise AlarmActionError(
             f"shelving alarm {alarm_id}: expiry {iso_us(until_us)} is not after now ({iso_us(now_us)})"
         )
-    if until_us - now_us > delta_us(max_duration):
+    if until_us - now_us > micros(max_duration):
         raise AlarmActionError(
             f"shelving alarm {alarm_id}: expiry {iso_us(until_us)} is more than {max_duration} after now "
             f"({iso_us(now_us)}); shelve for at most {max_duration}"
@@ -465,7 +465,7 @@ def alarm_kpis(
         buckets = c.execute(select(bucket, count).where(*in_period).group_by(bucket)).all()
         standing = c.execute(select(func.count()).where(active)).scalar_one()
         stale = c.execute(
-            select(func.count()).where(active, alarms.c.opened_at_us <= now_us - delta_us(stale_after))
+            select(func.count()).where(active, alarms.c.opened_at_us <= now_us - micros(stale_after))
         ).scalar_one()
         by_key = select(*key, count).where(*in_period).group_by(*key).order_by(count.desc(), *key).limit(top)
         by_asset = select(alarms.c.asset_id, count).where(*in_period).group_by(alarms.c.asset_id)
@@ -494,7 +494,7 @@ def alarm_kpis(
         "time_in_flood": len(floods) / intervals,
         "standing": standing,
         "stale": stale,
-        "chattering": _chattering(annunciations, chatter_count, delta_us(chatter_window)),
+        "chattering": _chattering(annunciations, chatter_count, micros(chatter_window)),
         "bad_actors": {"keys": bad_keys, "assets": bad_assets},
     }
 

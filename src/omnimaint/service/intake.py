@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from omnimaint.data.vocab import Vocabulary
+from omnimaint.data.windows import micros
 from omnimaint.service.clock import now_us, optional_us
 from omnimaint.service.ingest import Accepted, IngestBatch, IngestRejected, batch_tables, check_tables
 from omnimaint.service.metrics import ServiceMetrics
@@ -53,7 +54,7 @@ class Intake:
         self.metrics = metrics
         self.on_stored = on_stored
         self._slots = threading.BoundedSemaphore(settings.max_pending_batches)
-        self._skew_us = int(settings.clock_skew.total_seconds() * 1e6)
+        self._skew_us = micros(settings.clock_skew)
 
     def batch(self, batch: IngestBatch, key: str | Sequence[str] | None = None) -> Accepted:
         """Check and store ``batch`` (idempotency key ``key``, else the batch's own; several keys for deliveries

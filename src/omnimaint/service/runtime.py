@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from omnimaint.data.windows import micros
 from omnimaint.inference.predictor import HealthOutput, Predictor
 from omnimaint.service.alarms import AlarmRecorder
 from omnimaint.service.metrics import ServiceMetrics
@@ -47,7 +48,7 @@ def build_scorer(
     scorer = StreamingScorer(
         store,
         predictor,
-        lateness_us=int(settings.lateness.total_seconds() * 1e6),
+        lateness_us=micros(settings.lateness),
         max_anchors=settings.max_anchors,
         after_scores=after_scores,
         after_commit=notifier.submit,
