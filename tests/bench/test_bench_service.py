@@ -23,14 +23,16 @@ import pytest
 
 from omnimaint.atomic import BENCH, claim_folder
 from omnimaint.inference.bundle import Bundle
+from omnimaint.inference.predictor import Predictor
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.db import open_store
-from omnimaint.service.loadtest import run_load
+from omnimaint.service.loadtest import chattering_threshold, run_load
 
 pytestmark = pytest.mark.bench
 SECONDS = 60.0
-MQTT_RATE = 25_000.0
-"""Points/s published over MQTT (the issue's target is 20,000 sustained)."""
+MQTT_RATE = 22_000.0
+"""Points/s published over MQTT: the issue's target of 20,000 sustained, and a tenth more (a broker queues what the
+service has not taken yet, so a publisher faster than the service measures the queue, not the service)."""
 
 
 def _free_port() -> int:
@@ -61,8 +63,20 @@ def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureReque
     data_dir = tmp_path / "service"
     engine = open_store(f"sqlite:///{data_dir / 'omnimaint.db'}")
     key = create_key(engine, "load", Role("admin"))
+    vocab = Bundle.load(bundle).preprocessor.vocab
+
+    def registered(transport: str) -> list[dict[str, str]]:
+        types = vocab.asset_types
+        return [{"asset_id": f"{transport}-{i:03d}", "asset_type": types[i % len(types)]} for i in range(20)]
+
+    # Alarms that come and go all through the run: one abnormal window raises (or returns) an alarm, one normal
+    # window clears it, no cool-down; the threshold is where half of one component's windows lie above it.
+    threshold = chattering_threshold(
+        Predictor.from_bundle(bundle), {a["asset_id"]: a["asset_type"] for a in registered("rest")}
+    )
     rules = tmp_path / "alarms.yaml"
-    rules.write_text("default: {threshold: 0.001, deadband: 0.0005, on_count: 1, window: 1}\n", encoding="utf-8")
+    rule = f"threshold: {threshold!r}, deadband: 0.0, on_count: 1, window: 1, off_count: 1, cooldown: PT0S"
+    rules.write_text(f"default: {{{rule}}}\n", encoding="utf-8")
     port = _free_port()
     site = f"load-{uuid.uuid4().hex[:6]}"
     command = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(bundle), "--data-dir", str(data_dir)]
@@ -81,15 +95,11 @@ def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureReque
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
-        vocab = Bundle.load(bundle).preprocessor.vocab
-        results = {}
+        results: dict[str, object] = {"alarm_threshold": threshold}
         for transport in ("rest", "mqtt") if mqtt else ("rest",):
-            assets = [f"{transport}-{i:03d}" for i in range(20)]
-            registered = [
-                {"asset_id": a, "asset_type": vocab.asset_types[i % len(vocab.asset_types)]}
-                for i, a in enumerate(assets)
-            ]
-            httpx.put(f"{url}/api/assets", json=registered, headers={"X-API-Key": key}, timeout=60).raise_for_status()
+            assets = [a["asset_id"] for a in registered(transport)]
+            put = httpx.put(f"{url}/api/assets", json=registered(transport), headers={"X-API-Key": key}, timeout=60)
+            put.raise_for_status()
             report = run_load(
                 url,
                 key,

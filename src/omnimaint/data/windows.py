@@ -222,22 +222,39 @@ class WindowSpec(_Frozen):
         signals = [m for m in self.enabled if m != "maintenance"]
         return max((getattr(self, m).lookback for m in signals), default=timedelta(0))
 
+    def reach(self, modality: Modality) -> timedelta | None:
+        """How far before its anchor a window reads ``modality``'s rows (``None``: back to the asset's first
+        observation, for the options that look there: ``before_start: first``, ``drift_over``, ``age``, bursts
+        cut at the anchor from a long recording). Telemetry reaches one step more than its lookback, so that
+        the oldest grid step is whole. Work orders are not bounded (time-since features look back up to
+        ``since_cap``): ``None``.
+
+        Raises:
+            ValueError: if ``modality`` is not enabled.
+        """
+        if modality not in self.enabled:
+            raise ValueError(f"{modality} is not enabled in this window spec")
+        if modality == "maintenance":
+            return None
+        if modality == "telemetry":
+            tel = self.telemetry
+            assert tel is not None
+            if tel.before_start == "first" or tel.drift_over is not None or tel.age:
+                return None
+            return tel.lookback + tel.step
+        if modality == "waveforms" and self.waveforms is not None and self.waveforms.align == "anchor":
+            return None
+        lookback: timedelta = getattr(self, modality).lookback
+        return lookback
+
     @property
     def history(self) -> timedelta | None:
-        """How far before its anchor a window reads telemetry, bursts, frames and events (``None``: back to the
-        asset's first observation, for the options that look there: ``before_start: first``, ``drift_over``,
-        ``age``, bursts cut at the anchor from a long recording). One telemetry step more than the lookback, so
-        that the oldest grid step is whole. Work orders are not bounded by it (time-since features look back up
-        to ``since_cap``). The live service reads this much of its store per anchor."""
-        tel, wf = self.telemetry, self.waveforms
-        if tel is not None and (tel.before_start == "first" or tel.drift_over is not None or tel.age):
+        """How far before its anchor a window reads telemetry, bursts, frames and events: the longest
+        :meth:`reach` of those (``None`` when one reaches back to the start)."""
+        reaches = [self.reach(m) for m in self.enabled if m != "maintenance"]
+        if any(r is None for r in reaches):
             return None
-        if wf is not None and wf.align == "anchor":
-            return None
-        reaches = [getattr(self, m).lookback for m in self.enabled if m != "maintenance"]
-        if tel is not None:
-            reaches.append(tel.lookback + tel.step)
-        return max(reaches, default=timedelta(0))
+        return max((r for r in reaches if r is not None), default=timedelta(0))
 
     @property
     def label_reach(self) -> timedelta:

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select, text
 
 from omnimaint import __version__
+from omnimaint.data.windows import micros
 from omnimaint.errors import ConfigError
 from omnimaint.inference.bundle import Bundle
 from omnimaint.inference.predictor import Predictor
@@ -49,7 +50,7 @@ from omnimaint.service.opcua import OpcuaIngester, load_map
 from omnimaint.service.runtime import build_scorer
 from omnimaint.service.scorer import ScorerThread
 from omnimaint.service.settings import ServiceSettings
-from omnimaint.service.store import LiveStore
+from omnimaint.service.store import TIMED, LiveStore
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +91,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         predictor = Predictor(bundle, settings.backend, threads=1)
         await asyncio.to_thread(predictor.preprocessor.load_text_model)
         store = LiveStore(engine, settings.data_dir)
-        metrics = ServiceMetrics(store)
+        if bundle.window.telemetry is not None:  # scorers here or in workers read telemetry at the bundle's step
+            await asyncio.to_thread(store.track_steps, micros(bundle.window.telemetry.step))
+        metrics = ServiceMetrics(store, ("telemetry",) if bundle.window.telemetry is not None else TIMED)
         scorer = notifier = None
         if settings.scorer and settings.bus is None:
             streaming, notifier = build_scorer(store, predictor, settings, metrics=metrics)
-            scorer = ScorerThread(streaming, settings.score_interval)
+            scorer = ScorerThread(streaming, settings.score_interval, on_round=metrics.rounds.observe)
             scorer.start()
         bus = Bus(settings.bus, stream=settings.bus_stream) if settings.bus is not None else None
 
         def on_stored(newest: list[tuple[str, str, int]]) -> None:
+            metrics.stored(newest)
             if scorer is not None:
                 scorer.wake()
             if bus is not None:

@@ -63,6 +63,27 @@ telemetry = Table(
     Column("value", Float, nullable=False),
 )
 
+telemetry_steps = Table(
+    "telemetry_steps",
+    metadata,
+    # Telemetry rolled up at a bundle's window step, kept in the transaction that stores the readings: step k
+    # holds the readings in (k·step - step, k·step] (see omnimaint.service.store).
+    Column("step_us", BigInteger, primary_key=True),
+    Column("asset_id", String(_ID), primary_key=True),
+    Column("k", BigInteger, primary_key=True),
+    Column("channel", String(_ID), primary_key=True),
+    Column("n", Integer, nullable=False),  # readings
+    Column("total", Float, nullable=False),  # their sum
+    Column("last_us", BigInteger, nullable=False),  # the newest one's time
+)
+
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("step_us", BigInteger, primary_key=True),  # a step that telemetry_steps is kept for
+    Column("created_us", BigInteger, nullable=False),
+)
+
 waveforms = Table(
     "waveforms",
     metadata,

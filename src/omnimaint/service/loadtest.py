@@ -5,9 +5,13 @@ channel, are sent by ``senders`` threads in batches over REST (each batch acknow
 stored) or MQTT (acknowledged by the broker; the service acknowledges to the broker once stored). At the end
 the service's own counter of stored telemetry must equal what was sent. Measured: sustained points/s (stored
 points over the time until the last was stored), and, from the service's store, the scoring lag (a window's
-score stored after the batch that completed it was acknowledged) and the alarm latency (an alarm stored after
-the batch whose reading pushed its window over the threshold was acknowledged), p50 and p99. Over MQTT the
-senders are paced at a set rate (see ``rate``).
+score stored after the batch that completed it was acknowledged) and the alarm latency (an alarm raised, or
+returned to alarm, stored after the batch whose reading pushed its window over the threshold was
+acknowledged), p50 and p99. Over MQTT the senders are paced at a set rate (see ``rate``).
+
+For alarms to come and go all through a run, :func:`chattering_threshold` picks the threshold at the median
+failure probability that the bundle gives windows of such readings: about half the windows of one component
+are over it, so with a rule of one window and no cool-down its alarms clear and return every few windows.
 """
 
 from __future__ import annotations
@@ -17,19 +21,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from omnimaint.service import db
+
+if TYPE_CHECKING:
+    from omnimaint.inference.predictor import Predictor
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class LoadReport:
-    """What a load run measured."""
+    """What a load run measured (``alarms``: times an alarm was raised or returned; ``scoring_round_s``: the mean
+    duration of the service's scoring rounds that scored something)."""
 
     transport: str
     points_sent: int = 0
@@ -41,6 +52,8 @@ class LoadReport:
     alarm_latency_s: dict[str, float] = field(default_factory=dict)
     windows: int = 0
     alarms: int = 0
+    scoring_rounds: int = 0
+    scoring_round_s: float = 0.0
 
     @property
     def points_per_s(self) -> float:
@@ -48,6 +61,48 @@ class LoadReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "points_per_s": round(self.points_per_s, 1)}
+
+
+def readings(
+    assets: list[str], channels: tuple[str, ...], minute: int, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """One minute of the load: a reading of every channel of every asset, uniform in [0, 1)."""
+    ts = (START + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = rng.random(len(assets) * len(channels))
+    return [
+        {"asset_id": a, "ts": ts, "channel": c, "value": float(values[i * len(channels) + j])}
+        for i, a in enumerate(assets)
+        for j, c in enumerate(channels)
+    ]
+
+
+def chattering_threshold(predictor: Predictor, asset_types: dict[str, str], *, windows: int = 8) -> float:
+    """The median probability, at the alarm horizon, of the component the bundle rates highest, over ``windows``
+    windows per asset of the load's readings (the assets and their types as registered for the run)."""
+    from omnimaint.data.dataset import MemoryDataset
+    from omnimaint.data.manifest import Manifest
+    from omnimaint.data.schema import SCHEMA_VERSION
+
+    spec = predictor.bundle.window
+    history = spec.history or timedelta(days=2)
+    minutes = int((history + spec.stride * windows) / timedelta(minutes=1))
+    rng = np.random.default_rng(1)
+    assets = list(asset_types)
+    channels = predictor.bundle.preprocessor.vocab.telemetry_channels
+    rows = pd.DataFrame([r for m in range(minutes) for r in readings(assets, channels, m, rng)])
+    rows["ts"] = pd.to_datetime(rows["ts"], utc=True)
+    tables = {
+        "assets": pa.table({"asset_id": assets, "asset_type": [asset_types[a] for a in assets]}),
+        "telemetry": pa.Table.from_pandas(rows, preserve_index=False),
+    }
+    dataset = MemoryDataset(Manifest(schema_version=SCHEMA_VERSION, name="load"), tables, Path(), source="load")
+    first = START + history
+    anchors = pd.DataFrame(
+        [(a, first + spec.stride * k) for a in assets for k in range(windows)], columns=["asset_id", "ts"]
+    )
+    output = predictor.predict_windows(predictor.windows(dataset, anchors=anchors, check=False))
+    medians = np.median(output.component_failure_probability[:, 0, :], axis=0)  # (P,) at the alarm horizon
+    return float(medians.max())
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -94,13 +149,14 @@ def run_load(
     acks: list[tuple[int, int, float]] = []  # (sender, newest data µs in the batch, wall time acknowledged)
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
-    rng = np.random.default_rng(0)
-    stored_before = _stored(url, api_key)
+    before = _metrics(url, api_key)
+    stored_before = int(before.get(_STORED, 0))
 
     def send(k: int) -> None:
         mine = assets[k::senders]
         client = httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=120)
         publisher = _publisher(mqtt, f"load-{k}") if mqtt else None
+        rng = np.random.default_rng(k)
         minute = 0
         sequence = 0
         sent = 0
@@ -112,13 +168,7 @@ def run_load(
                     time.sleep(ahead)
             rows: list[dict[str, Any]] = []
             while len(rows) < batch:
-                ts = (START + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                values = rng.random(len(mine) * len(channels))
-                rows.extend(
-                    {"asset_id": a, "ts": ts, "channel": c, "value": float(values[i * len(channels) + j])}
-                    for i, a in enumerate(mine)
-                    for j, c in enumerate(channels)
-                )
+                rows.extend(readings(mine, channels, minute, rng))
                 minute += 1
             newest = int((START + timedelta(minutes=minute - 1)).timestamp() * 1e6)
             sequence += 1
@@ -161,6 +211,9 @@ def run_load(
     report.seconds = time.perf_counter() - started
     report.points_stored = _stored(url, api_key) - stored_before
     time.sleep(5)  # let the scorer finish what the last batches completed
+    after = _metrics(url, api_key)
+    rounds, busy = (after.get(name, 0.0) - before.get(name, 0.0) for name in _ROUNDS)
+    report.scoring_rounds, report.scoring_round_s = int(rounds), round(busy / rounds, 3) if rounds else 0.0
     _latencies(report, engine, acks, {a: i % senders for i, a in enumerate(assets)})
     return report
 
@@ -178,20 +231,31 @@ def _publisher(url: str, client_id: str) -> Any:
     return client
 
 
-def _stored(url: str, api_key: str) -> int:
-    """The service's counter of stored telemetry rows (from /metrics)."""
+_STORED = 'omnimaint_rows_ingested_total{table="telemetry"}'
+_ROUNDS = ("omnimaint_scoring_round_seconds_count", "omnimaint_scoring_round_seconds_sum")
+
+
+def _metrics(url: str, api_key: str) -> dict[str, float]:
+    """The service's counters (from /metrics), by sample name with labels."""
     import httpx
 
     text = httpx.get(f"{url}/metrics", headers={"X-API-Key": api_key}, timeout=30).text
-    for line in text.splitlines():
-        if line.startswith('omnimaint_rows_ingested_total{table="telemetry"}'):
-            return int(float(line.split()[-1]))
-    return 0
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+        for name, value in [line.rsplit(" ", 1)]
+    }
+
+
+def _stored(url: str, api_key: str) -> int:
+    """The service's counter of stored telemetry rows."""
+    return int(_metrics(url, api_key).get(_STORED, 0))
 
 
 def _latencies(report: LoadReport, engine: Engine, acks: list[tuple[int, int, float]], sender: dict[str, int]) -> None:
     """Scoring lag and alarm latency: from the acknowledgement of the first batch (of the asset's sender) whose
-    newest reading is past the window's anchor."""
+    newest reading is past the window's anchor, to the score stored, and to each alarm raised or returned."""
     by_sender: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for k in set(sender.values()):
         mine = sorted((n, t) for s, n, t in acks if s == k)
@@ -208,10 +272,11 @@ def _latencies(report: LoadReport, engine: Engine, acks: list[tuple[int, int, fl
                 db.scores.c.asset_id.in_(list(sender))
             )
         ).all()
-        alarms = connection.execute(
-            select(db.alarms.c.asset_id, db.alarms.c.opened_at_us, db.alarms.c.raised_us).where(
-                db.alarms.c.asset_id.in_(list(sender))
-            )
+        a, audit = db.alarms.c, db.alarm_audit.c
+        alarms = connection.execute(  # every time an alarm was raised or returned to alarm
+            select(a.asset_id, audit.data_us, audit.at_us)
+            .join_from(db.alarm_audit, db.alarms, audit.alarm_id == a.id)
+            .where(a.asset_id.in_(list(sender)), audit.action.in_(("raised", "returned")))
         ).all()
     lags = [s / 1e6 - t for a, ts, s in scores if (t := completed_at(a, ts)) is not None]
     latencies = [r / 1e6 - t for a, o, r in alarms if (t := completed_at(a, o)) is not None]

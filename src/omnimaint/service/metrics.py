@@ -3,7 +3,8 @@ tests — do not share counters)."""
 
 from __future__ import annotations
 
-import time
+import threading
+from collections import deque
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Connection, func, select
@@ -16,10 +17,17 @@ from omnimaint.service.store import LiveStore
 
 
 class ServiceMetrics:
-    """Counters and gauges the service exposes at ``/metrics``."""
+    """Counters and gauges the service exposes at ``/metrics``.
 
-    def __init__(self, store: LiveStore) -> None:
+    Args:
+        store: The service's store.
+        clock_tables: The tables whose rows move an asset's clock (see :mod:`omnimaint.service.scorer`): the
+            scoring lag of a window runs from the first of them stored past its anchor.
+    """
+
+    def __init__(self, store: LiveStore, clock_tables: tuple[str, ...] = ("telemetry",)) -> None:
         self.store = store
+        self.clock_tables = clock_tables
         self.registry = CollectorRegistry()
         self.rows = Counter("omnimaint_rows_ingested", "Rows stored, by table", ["table"], registry=self.registry)
         self.duplicates = Counter(
@@ -29,10 +37,18 @@ class ServiceMetrics:
             "omnimaint_batches_refused_busy", "Batches answered 429 (saturated)", registry=self.registry
         )
         self.windows = Counter("omnimaint_windows_scored", "Windows scored", registry=self.registry)
+        buckets = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
         self.lag = Histogram(
             "omnimaint_scoring_lag_seconds",
-            "Wall time from a window's newest stored row to its stored score",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            "Wall time from storing the row that completed a window (its asset's first past the anchor) to storing "
+            "its score",
+            buckets=buckets,
+            registry=self.registry,
+        )
+        self.rounds = Histogram(
+            "omnimaint_scoring_round_seconds",
+            "Wall time of a scoring round: reading the windows, scoring them, storing scores and alarms",
+            buckets=buckets,
             registry=self.registry,
         )
         self.pending = Gauge(
@@ -42,20 +58,37 @@ class ServiceMetrics:
             "omnimaint_alarm_transitions", "Alarm transitions by kind", ["kind"], registry=self.registry
         )
         self.alarms = Gauge("omnimaint_alarms", "Alarms by state", ["state"], registry=self.registry)
-        self._last_ingest_us = now_us()
+        self._arrivals: dict[str, deque[tuple[int, int]]] = {}  # asset → (newest row µs, wall µs stored)
+        self._lock = threading.Lock()
 
     def ingested(self, accepted: Accepted) -> None:
         for table, count in accepted.stored.items():
             self.rows.labels(table).inc(count)
         self.duplicates.inc(accepted.duplicates)
-        self._last_ingest_us = now_us()
+
+    def stored(self, newest: list[tuple[str, str, int]]) -> None:
+        """Remember when rows moved each asset's clock: ``(asset, table, newest µs)`` of a stored batch (the last
+        4,096 per asset; a window scored later than that is not counted in the lag)."""
+        now = now_us()
+        with self._lock:
+            for asset_id, table, ts_us in newest:
+                if table in self.clock_tables:
+                    self._arrivals.setdefault(asset_id, deque(maxlen=4096)).append((ts_us, now))
 
     def observe_scores(self, _connection: Connection, output: HealthOutput) -> None:
+        """Count scored windows and observe each one's lag (windows of an asset are scored in anchor order)."""
         self.windows.inc(len(output))
-        self.lag.observe(max(0.0, (now_us() - self._last_ingest_us) / 1e6))
+        now = now_us()
+        anchors = output.anchors.astype("datetime64[us]").astype("int64")
+        with self._lock:
+            for asset_id, anchor in zip(output.asset_ids, anchors, strict=True):
+                arrivals = self._arrivals.get(str(asset_id))
+                while arrivals and arrivals[0][0] <= anchor:
+                    arrivals.popleft()
+                if arrivals:
+                    self.lag.observe(max(0.0, (now - arrivals[0][1]) / 1e6))
 
     def render(self) -> tuple[bytes, str]:
-        start = time.perf_counter()
         with self.store.engine.connect() as connection:
             a = db.assets.c
             behind = connection.execute(
@@ -67,5 +100,4 @@ class ServiceMetrics:
         self.pending.set(behind)
         for state in ("open", "acknowledged", "resolved"):
             self.alarms.labels(state).set(states.get(state, 0))
-        del start
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

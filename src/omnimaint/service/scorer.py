@@ -5,16 +5,19 @@ the grid training and evaluation use). An anchor is scored once the asset's cloc
 the clock is its newest telemetry reading when the bundle reads telemetry (the one continuous input; a
 sender delivers a period's frames, bursts and events before or with its telemetry), else its newest row.
 Rows of an asset arrive in time order, so by then its window is complete. The rows a window
-reads (``WindowSpec.history`` back from the anchor, every work order) are read from the store into a
-:class:`~omnimaint.data.dataset.MemoryDataset` and cut and scored by the Predictor — the windowing,
-vocabularies and preprocessing of the bundle, no second implementation. Scores, the asset's progress and
-the alarms they raise are written in one transaction, so a restart resumes after the last anchor scored.
+reads (each modality as far back as :meth:`~omnimaint.data.windows.WindowSpec.reach` says, every work order;
+telemetry as the store's roll-up at the window's step, which holds the step means windowing starts from) are
+read from the store into a :class:`~omnimaint.data.dataset.MemoryDataset` and cut and scored by the
+Predictor — the windowing, vocabularies and preprocessing of the bundle, no second implementation. Scores,
+the asset's progress and the alarms they raise are written in one transaction, so a restart resumes after
+the last anchor scored.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -99,8 +102,13 @@ class StreamingScorer:
         self.store = store
         self.predictor = predictor
         self.spec = predictor.bundle.window
-        history = self.spec.history
-        self._history_us = None if history is None else micros(history)
+        self._reach_us: dict[str, int | None] = {  # per modality, read from the store's table of the same name
+            modality: (None if (reach := self.spec.reach(modality)) is None else micros(reach))
+            for modality in self.spec.enabled
+        }
+        self._step_us = None if self.spec.telemetry is None else micros(self.spec.telemetry.step)
+        if self._step_us is not None:
+            store.track_steps(self._step_us)
         self._stride_us = micros(self.spec.stride)
         self.lateness_us = lateness_us
         self.max_anchors = max_anchors
@@ -137,7 +145,7 @@ class StreamingScorer:
                     todo[progress.asset_id] = take
             if not todo:
                 return Round(0, more)
-            output = self._score(todo)
+            output = self.score(todo)
             now = now_us()
             with self.store.write_lock, self.store.engine.begin() as connection:
                 connection.execute(insert(db.scores), score_rows(output, now, self.name))
@@ -151,12 +159,15 @@ class StreamingScorer:
             logger.debug("scored %d windows of %d assets", len(output), len(todo))
             return Round(len(output), more)
 
-    def _score(self, todo: dict[str, np.ndarray]) -> HealthOutput:
+    def score(self, todo: dict[str, np.ndarray]) -> HealthOutput:
+        """Score windows without storing anything: ``todo`` maps assets to anchors (µs, ascending); each modality
+        is read from the store as far back as the bundle's window reaches (:meth:`WindowSpec.reach`)."""
         spans = {
-            asset: (None if self._history_us is None else int(a[0]) - self._history_us, int(a[-1]))
-            for asset, a in todo.items()
+            table: {asset: (None if reach is None else int(a[0]) - reach, int(a[-1])) for asset, a in todo.items()}
+            for table, reach in self._reach_us.items()
         }
-        dataset = MemoryDataset(self._manifest, self.store.window_tables(spans), self.store.root, source="live store")
+        tables = self.store.window_tables(spans, telemetry_step_us=self._step_us)
+        dataset = MemoryDataset(self._manifest, tables, self.store.root, source="live store")
         anchors = pd.DataFrame(
             {
                 "asset_id": np.concatenate([[asset] * a.size for asset, a in todo.items()]),
@@ -172,10 +183,18 @@ class ScorerThread:
     ``interval`` seconds; a failing round is logged and retried at the next wake-up (nothing is marked
     scored unless its scores were stored). After a wake-up it lets ``settle`` seconds of data gather first, so
     that a stream of small batches is scored in a few larger rounds (a round costs about the same for one
-    window as for dozens) instead of competing with ingestion round after round."""
+    window as for dozens) instead of competing with ingestion round after round. ``on_round`` is told each
+    round's duration in seconds when it scored something."""
 
-    def __init__(self, scorer: StreamingScorer, interval: float, settle: float = 0.25) -> None:
+    def __init__(
+        self,
+        scorer: StreamingScorer,
+        interval: float,
+        settle: float = 0.1,
+        on_round: Callable[[float], None] | None = None,
+    ) -> None:
         self.scorer = scorer
+        self.on_round = on_round
         self.interval = interval
         self.settle = settle
         self._wake = threading.Event()
@@ -203,8 +222,12 @@ class ScorerThread:
             more = True
             while more and not self._stop.is_set():
                 try:
-                    more = self.scorer.score_round().more
+                    started = time.perf_counter()
+                    done = self.scorer.score_round()
+                    more = done.more
                     self.rounds += 1
+                    if done.scored and self.on_round is not None:
+                        self.on_round(time.perf_counter() - started)
                 except Exception:  # the service keeps running; the anchors stay pending and are retried
                     self.failures += 1
                     logger.exception("scoring round failed; retrying at the next wake-up")

@@ -171,6 +171,8 @@ class LiveStore:
                     duplicates += len(rows) - len(fresh)
                     if fresh:
                         _bulk_insert(connection, _DB_TABLES[name], fresh)
+                        if name == "telemetry":
+                            _roll_up(connection, fresh)
                     stored[name] = len(fresh)
                 time = "ts_open_us" if name == "maintenance" else "ts_us"
                 spans: dict[str, tuple[int, int]] = {}
@@ -269,6 +271,31 @@ class LiveStore:
                 self._advance(connection, {asset_id: (ts_us, ts_us)}, "frames")
         return Accepted(stored={"frames": len(fresh)}, duplicates=1 - len(fresh))
 
+    def track_steps(self, step_us: int) -> None:
+        """Keep telemetry rolled up at ``step_us`` from now on (the step of a bundle's telemetry window), rolling
+        up what is stored already in the same transaction. Doing nothing when it is kept already.
+
+        On PostgreSQL the transaction first takes a lock that waits for batches being stored and holds new ones
+        back until the roll-up is committed, so that no batch is missed: a batch reads which steps to keep after
+        it has inserted its readings.
+        """
+        step = int(step_us)
+        if step <= 0:
+            raise ValueError(f"a telemetry step must be positive, got {step} µs")
+        with self.write_lock, self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("LOCK TABLE telemetry IN SHARE MODE")
+            known = connection.execute(select(db.rollups.c.step_us).where(db.rollups.c.step_us == step)).first()
+            if known is not None:
+                return
+            connection.execute(insert(db.rollups).values(step_us=step, created_us=now_us()))
+            k = _step_of("ts_us", step)
+            connection.exec_driver_sql(
+                "INSERT INTO telemetry_steps (step_us, asset_id, k, channel, n, total, last_us) "
+                f"SELECT {step}, asset_id, {k}, channel, COUNT(*), SUM(value), MAX(ts_us) FROM telemetry "
+                f"GROUP BY asset_id, {k}, channel"
+            )
+
     # -- reading ----------------------------------------------------------------------------------------
 
     def progress(self, asset_ids: Iterable[str] | None = None) -> list[AssetProgress]:
@@ -280,24 +307,83 @@ class LiveStore:
         with self.engine.connect() as connection:
             return [AssetProgress(*row) for row in connection.execute(query).all()]
 
-    def window_tables(self, spans: Mapping[str, tuple[int | None, int]]) -> dict[str, pa.Table]:
-        """Canonical tables of some assets: per asset, rows in (since, until] (``since`` ``None``: from the
-        start), and every work order opened up to ``until``."""
+    def window_tables(
+        self, spans: Mapping[str, Mapping[str, tuple[int | None, int]]], *, telemetry_step_us: int | None = None
+    ) -> dict[str, pa.Table]:
+        """Canonical tables for cutting windows: ``spans[table][asset]`` is the range (since, until] of rows read
+        (``since`` ``None``: from the asset's first row; for work orders, every order opened up to ``until``);
+        a table not in ``spans`` is empty; ``assets`` holds every asset named.
+
+        With ``telemetry_step_us`` (a step :meth:`track_steps` keeps), telemetry is read from its roll-up: one
+        row per (asset, channel, step), the mean of the step's readings at the time of its newest. The step
+        means are what windowing computes first (a step ``k`` holds ``(k·step - step, k·step]``), so the windows
+        are the same, and a window costs one row per step however often the sensors are read. A step is read
+        whole: the last one may hold readings after ``until``, which a window ending at ``until`` does not use.
+        """
         out: dict[str, list[Any]] = {name: [] for name in _DB_TABLES}
+        names = sorted({asset for by_asset in spans.values() for asset in by_asset})
         with self.engine.connect() as connection:
             assets_query = select(*[db.assets.c[c] for c in _store_columns("assets")])
-            assets = connection.execute(assets_query.where(db.assets.c.asset_id.in_(list(spans)))).all()
+            assets = connection.execute(assets_query.where(db.assets.c.asset_id.in_(names))).all()
             marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            for name, table in _DB_TABLES.items():
+            for name, by_asset in spans.items():
                 # The driver's cursor, not ORM-style rows: a window of minute readings is thousands of rows.
                 time = "ts_open_us" if name == "maintenance" else "ts_us"
-                head = f"SELECT {', '.join(_store_columns(name))} FROM {table.name} WHERE asset_id = {marker}"
-                for asset_id, (since, until) in spans.items():
+                head = f"SELECT {', '.join(_store_columns(name))} FROM {_DB_TABLES[name].name} WHERE"
+                for asset_id, (since, until) in by_asset.items():
                     params: tuple[Any, ...] = (asset_id, until)
-                    sql = f"{head} AND {time} <= {marker}"
+                    where = f"asset_id = {marker} AND {time} <= {marker}"
                     if since is not None and name != "maintenance":
-                        params, sql = (asset_id, since, until), f"{head} AND {time} > {marker} AND {time} <= {marker}"
+                        params, where = (asset_id, until, since), f"{where} AND {time} > {marker}"
+                    sql = f"{head} {where}"
+                    if name == "telemetry" and telemetry_step_us is not None:
+                        step = int(telemetry_step_us)
+                        params = (step, asset_id, _ceil_div(until, step))
+                        sql = (
+                            "SELECT asset_id, last_us, channel, total / n FROM telemetry_steps "
+                            f"WHERE step_us = {marker} AND asset_id = {marker} AND k <= {marker}"
+                        )
+                        if since is not None:
+                            params, sql = (*params, _ceil_div(since + 1, step)), f"{sql} AND k >= {marker}"
                     out[name].extend(connection.exec_driver_sql(sql, params).fetchall())
         tables = {name: _canonical(name, rows) for name, rows in out.items()}
         tables["assets"] = _canonical("assets", assets)
         return tables
+
+
+def _ceil_div(ts_us: int, step_us: int) -> int:
+    """The step of time ``ts_us``: ``ceil(ts / step)``, the step ``k`` whose ``(k·step - step, k·step]`` holds it."""
+    return -(-ts_us // step_us)
+
+
+def _step_of(column: str, step_us: int) -> str:
+    """SQL for :func:`_ceil_div` of ``column``: integer division truncates toward zero in SQLite and PostgreSQL,
+    which is the ceiling for times at or before the epoch."""
+    step = int(step_us)  # an integer of a bundle's spec, never a sender's value
+    return f"(CASE WHEN {column} > 0 THEN ({column} + {step - 1}) / {step} ELSE {column} / {step} END)"
+
+
+def _roll_up(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add freshly stored telemetry rows to the roll-up of every step kept (read after the rows were inserted:
+    see :meth:`LiveStore.track_steps`)."""
+    steps = connection.execute(select(db.rollups.c.step_us)).scalars().all()
+    for step in steps:
+        sums: dict[tuple[str, int, str], list[Any]] = {}
+        for row in rows:
+            key = (row["asset_id"], _ceil_div(row["ts_us"], step), row["channel"])
+            found = sums.get(key)
+            if found is None:
+                sums[key] = [1, row["value"], row["ts_us"]]
+            else:
+                found[0] += 1
+                found[1] += row["value"]
+                found[2] = max(found[2], row["ts_us"])
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        connection.exec_driver_sql(
+            "INSERT INTO telemetry_steps (step_us, asset_id, k, channel, n, total, last_us) "
+            f"VALUES ({', '.join([marker] * 7)}) ON CONFLICT (step_us, asset_id, k, channel) DO UPDATE SET "
+            "n = telemetry_steps.n + excluded.n, total = telemetry_steps.total + excluded.total, "
+            "last_us = CASE WHEN excluded.last_us > telemetry_steps.last_us THEN excluded.last_us "
+            "ELSE telemetry_steps.last_us END",
+            [(step, asset, k, channel, n, total, last) for (asset, k, channel), (n, total, last) in sums.items()],
+        )

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from omnimaint.data import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
@@ -65,3 +66,23 @@ def test_input_channels_name_the_derived_columns() -> None:
     window = TelemetryWindow(drift_over=timedelta(hours=2), age=True)
     assert window.input_channels(("a", "b")) == ("a", "b", "drift_a", "drift_b", "age_hours")
     assert TelemetryWindow().input_channels(("a",)) == ("a",)
+
+
+def test_a_window_reaches_back_per_modality_and_to_the_start_for_the_options_that_look_there() -> None:
+    from omnimaint.data.windows import EventWindow
+
+    spec = WindowSpec(
+        telemetry=TelemetryWindow(lookback=timedelta(hours=6), step=timedelta(hours=1)),
+        waveforms=None,
+        frames=None,
+        events=EventWindow(lookback=timedelta(hours=48)),
+    )
+    assert spec.reach("telemetry") == timedelta(hours=7)  # one step more: the oldest step is whole
+    assert spec.reach("events") == timedelta(hours=48)
+    assert spec.reach("maintenance") is None
+    assert spec.history == timedelta(hours=48)
+    drifting = spec.model_copy(update={"telemetry": TelemetryWindow(drift_over=timedelta(hours=2))})
+    assert drifting.reach("telemetry") is None and drifting.history is None
+    assert drifting.reach("events") == timedelta(hours=48)
+    with pytest.raises(ValueError, match="frames is not enabled"):
+        spec.reach("frames")

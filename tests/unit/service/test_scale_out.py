@@ -62,6 +62,19 @@ def test_two_workers_share_the_plant_and_survive_one_killed(
     workers = {name: _worker(name, trained_bundle, nats_url, postgres_url, data_dir, stream) for name in ("w1", "w2")}
     engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
+        # Both workers up (heartbeating) before the data come, or the first could score everything alone.
+        deadline = time.monotonic() + 300
+        while True:
+            with engine.connect() as connection:
+                up = set(connection.execute(select(db.workers.c.worker_id)).scalars())
+            if up >= set(workers):
+                break
+            for name, process in workers.items():
+                assert process.poll() is None, (
+                    f"{name} died: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            assert time.monotonic() < deadline, f"workers up: {sorted(up)}"
+            time.sleep(0.5)
         _replay(service, live_plant, slice_=pd.Timedelta(hours=6).to_pytimedelta())
         expected = _expected_anchors(Predictor.from_bundle(trained_bundle), live_plant)
 

@@ -43,6 +43,16 @@ def _scores(service: Service) -> pd.DataFrame:
         return pd.DataFrame(connection.execute(select(db.scores).order_by("asset_id", "ts_us")).mappings().all())
 
 
+def _metrics(service: Service) -> dict[str, float]:
+    text = service.client.get("/metrics", headers=service.headers("viewer")).text
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line and not line.startswith("#") and "{" not in line
+        for name, value in [line.rsplit(" ", 1)]
+    }
+
+
 def _expected_anchors(predictor: Predictor, plant: Path) -> set[tuple[str, int]]:
     """The offline grid's anchors that the service can know complete: those before the asset's last reading."""
     dataset = Dataset(plant)
@@ -71,6 +81,10 @@ def test_a_replayed_plant_is_scored_as_the_predictor_scores_it_offline(
     got = set(zip(live["asset_id"], live["ts_us"], strict=True))
     assert got == _expected_anchors(predictor, live_plant)
     assert len(got) == len(live)
+    # Every window's lag is measured from the stored batch that completed it; rounds are timed.
+    metrics = _metrics(service)
+    assert metrics["omnimaint_scoring_lag_seconds_count"] == metrics["omnimaint_windows_scored_total"] == len(live)
+    assert metrics["omnimaint_scoring_round_seconds_count"] >= 1
     cap = predictor.bundle.window.rul_cap.total_seconds() / 3600
     assert np.abs(np.stack(live["failure_probability"]) - offline.failure_probability).max() <= 1e-5  # type: ignore[attr-defined]
     assert np.abs(np.stack(live["fault_probabilities"]) - offline.fault_probabilities).max() <= 1e-5  # type: ignore[attr-defined]
