@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,6 +147,7 @@ def run_load(
     import httpx
 
     report = LoadReport("mqtt" if mqtt else "rest")
+    run = uuid.uuid4().hex[:8]
     acks: list[tuple[int, int, float]] = []  # (sender, newest data µs in the batch, wall time acknowledged)
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -172,7 +174,7 @@ def run_load(
                 minute += 1
             newest = int((START + timedelta(minutes=minute - 1)).timestamp() * 1e6)
             sequence += 1
-            key = f"load-{k}-{sequence}"
+            key = f"load-{run}-{k}-{sequence}"  # new keys each run: a key stored before gets the first answer
             if publisher is not None:
                 for a in mine:
                     asset_rows = [

@@ -33,6 +33,9 @@ class ServiceMetrics:
         self.duplicates = Counter(
             "omnimaint_rows_duplicate", "Resent rows acknowledged without storing", registry=self.registry
         )
+        self.resent = Counter(
+            "omnimaint_batches_resent", "Batches whose idempotency key was stored before", registry=self.registry
+        )
         self.refused = Counter(
             "omnimaint_batches_refused_busy", "Batches answered 429 (saturated)", registry=self.registry
         )
@@ -62,6 +65,10 @@ class ServiceMetrics:
         self._lock = threading.Lock()
 
     def ingested(self, accepted: Accepted) -> None:
+        """Count what a batch stored (nothing for a resent batch: its answer repeats the first delivery's)."""
+        if accepted.resent:
+            self.resent.inc()
+            return
         for table, count in accepted.stored.items():
             self.rows.labels(table).inc(count)
         self.duplicates.inc(accepted.duplicates)

@@ -46,6 +46,13 @@ def _point(asset: str, channel: str, ts: str = "2024-01-02T00:00:00Z", value: ob
     return {"asset_id": asset, "ts": ts, "channel": channel, "value": value}
 
 
+def _ingested(service: Service) -> str:
+    text = service.client.get("/metrics", headers=service.headers("viewer")).text
+    return next(
+        line for line in text.splitlines() if line.startswith('omnimaint_rows_ingested_total{table="telemetry"}')
+    )
+
+
 def test_a_batch_is_stored_and_a_resent_one_is_not_stored_again(service: Service) -> None:
     asset, channel = _asset_and_channel(service)
     batch = {"telemetry": [_point(asset, channel), _point(asset, channel, "2024-01-02T00:30:00Z")]}
@@ -55,10 +62,12 @@ def test_a_batch_is_stored_and_a_resent_one_is_not_stored_again(service: Service
     assert first.status_code == 200, first.text
     assert first.json()["stored"] == {"telemetry": 2}
     before = _counts(service)
+    stored = _ingested(service)
     again = service.client.post(
         "/api/ingest", json=batch, params={"idempotency_key": "b1"}, headers=service.headers("operator")
     )
     assert again.json() == {**first.json(), "resent": True}
+    assert _ingested(service) == stored, "a resent batch is not counted as rows ingested again"
     unkeyed = service.client.post("/api/ingest", json=batch, headers=service.headers("operator"))
     assert (
         unkeyed.status_code == 200
