@@ -38,6 +38,7 @@ _LAYERS = {
     "omnimaint.evaluation": ["omnimaint.training"],
     "omnimaint.training": ["omnimaint.cli", "omnimaint.service"],
     "omnimaint.service": ["omnimaint.training", "omnimaint.evaluation", "omnimaint.cli"],
+    "omnimaint.diagnosis": ["omnimaint.training", "omnimaint.service", "omnimaint.cli"],
 }
 FORBIDDEN = [
     ("omnimaint.models", "omnimaint.data.sample_builder"),

@@ -20,6 +20,7 @@ PACKAGES = [
     "omnimaint.atomic",
     "omnimaint.baselines",
     "omnimaint.cli",
+    "omnimaint.diagnosis",
 ]
 
 

@@ -10,12 +10,21 @@ app of :mod:`omnimaint.cli.app` in the order ``omnimaint --help`` lists them. Co
 subsystem they drive when they run, so that ``--help`` stays fast; no business logic lives here.
 """
 
-from omnimaint.cli import bench, bundle, data, imports, keys, model, service, simulate
+from omnimaint.cli import bench, bundle, cases, data, diagnose, imports, keys, model, service, simulate
 from omnimaint.cli.app import app
 
-for _commands in (data.commands, bench.commands, simulate.commands, model.commands, bundle.commands, service.commands):
+for _commands in (
+    data.commands,
+    bench.commands,
+    simulate.commands,
+    model.commands,
+    diagnose.commands,
+    bundle.commands,
+    service.commands,
+):
     app.add_typer(_commands)
 app.add_typer(imports.import_app, name="import")
+app.add_typer(cases.cases_app, name="cases")
 app.add_typer(keys.keys_app, name="keys")
 
 

@@ -260,9 +260,19 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    cards: Annotated[
+        bool,
+        typer.Option(
+            "--cards/--no-cards",
+            help="Write a diagnosis card (cards/ASSET-TIME.html) at the first warning before each detected failure, "
+            "linked from report.html (about 1 s per failure).",
+        ),
+    ] = True,
 ) -> None:
-    """Measure every head, early warning and modality ablations; write metrics.json and report.html."""
+    """Measure every head, early warning and modality ablations; write metrics.json, report.html and a diagnosis
+    card for each detected failure."""
     from omnimaint.atomic import EVALUATION, check_target, staged_folder
+    from omnimaint.cli.diagnose import evaluation_cards
     from omnimaint.evaluation.model_eval import SplitName, evaluate_bundle
     from omnimaint.evaluation.report import write_report
     from omnimaint.inference.predictor import Backend
@@ -285,7 +295,8 @@ def evaluate(
         public_key=public_key,
     )
     with staged_folder(out, EVALUATION, overwrite=overwrite) as folder:  # appears whole, or not at all
-        written = write_report(evaluation, folder, f"{bundle} on {dataset} ({split})")
+        links = evaluation_cards(evaluation, bundle, dataset, folder, backend, public_key, progress) if cards else {}
+        written = write_report(evaluation, folder, f"{bundle} on {dataset} ({split})", cards=links)
     metrics_path, report_path = (out / path.relative_to(folder) for path in written)
     _print_summary(evaluation.metrics, f"evaluation ({split} split)")
     console.print(f"wrote {metrics_path} and {report_path}")

@@ -1,4 +1,5 @@
-"""The built-in baselines of each protocol, from :mod:`omnimaint.baselines`.
+"""The built-in baselines of each protocol, from :mod:`omnimaint.baselines` (and the case base's hybrid text
+retrieval, from :mod:`omnimaint.diagnosis.retrieval`).
 
 Factories import their method when called, so that the registry loads without the optional
 ``baselines`` extra (scikit-learn, aeon) and without paying its import time. The multimodal model
@@ -77,6 +78,12 @@ def _bm25(seed: int) -> Any:
     return BM25Retriever()
 
 
+def _hybrid(seed: int) -> Any:
+    from omnimaint.diagnosis.retrieval import HybridRetriever
+
+    return HybridRetriever()
+
+
 def register_builtin_methods() -> None:
     """Register every baseline with the protocols it fits."""
     for protocol in ("cmapss", "cmapss-long"):
@@ -92,3 +99,9 @@ def register_builtin_methods() -> None:
         "images-anomaly", "isolation-forest", _image_isolation_forest, "texture features + Isolation Forest"
     )
     register_method("maintenance-text", "bm25", _bm25, "Okapi BM25 over problem texts")
+    register_method(
+        "maintenance-text",
+        "hybrid",
+        _hybrid,
+        "BM25 + MiniLM cosine fused by reciprocal rank, then the 100 nearest records vote by action",
+    )

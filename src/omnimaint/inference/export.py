@@ -20,7 +20,7 @@ import torch
 
 from omnimaint.data.windows import MODALITIES
 from omnimaint.errors import ConfigError, OmnimaintError
-from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle
+from omnimaint.inference.bundle import CORE_FILES, ONNX_FILE, ONNX_INT8_FILE, Bundle
 from omnimaint.inference.bundle_files import SIGNATURE_FILE
 from omnimaint.models.examples import example_inputs_for_spec
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
@@ -172,6 +172,10 @@ def export_bundle(bundle_path: Path, *, int8: bool = False, opset: int = DEFAULT
         if int8:
             advance(1, description="quantising to int8")
             extra[ONNX_INT8_FILE] = quantize_int8(onnx_path, Path(tmp) / ONNX_INT8_FILE)
+        # Every other file the bundle lists (a case base) is kept, from its verified bytes.
+        for name in sorted(set(bundle.files) - {*CORE_FILES, ONNX_FILE, ONNX_INT8_FILE}):
+            (Path(tmp) / name).write_bytes(bundle.read_file(name))
+            extra[name] = Path(tmp) / name
         bundle.save(bundle_path, overwrite=True, extra_files=extra)
     if signed:
         logger.warning(

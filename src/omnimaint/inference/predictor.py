@@ -268,6 +268,21 @@ class Predictor:
             fault_classes=vocab.fault_classes,
         )
 
+    def fused_state(self, batch: Batch) -> np.ndarray:
+        """(B, D) fused state of each window: the vector the heads read (an ensemble's members' mean), with which
+        the case base finds past failures that looked alike (:mod:`omnimaint.diagnosis.cases`).
+
+        Raises:
+            BundleError: on an ONNX backend, whose graph returns the heads' outputs only.
+        """
+        if self.backend != "torch":
+            raise BundleError(
+                f"the fused state is read from the PyTorch model; the {self.backend} backend exports only the heads' "
+                "outputs (use backend='torch')"
+            )
+        with torch.inference_mode():
+            return self.model(self.preprocessor(batch)).embedding.numpy()
+
     def predict_windows(
         self,
         windows: WindowedDataset,

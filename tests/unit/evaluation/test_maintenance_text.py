@@ -25,7 +25,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 class _FixedRanking:
     """Ranks the corpus in a fixed order for every query (first document best)."""
 
-    def fit(self, documents: list[str]) -> _FixedRanking:
+    def fit(self, documents: list[str], actions: list[str]) -> _FixedRanking:
         self.n_ = len(documents)
         return self
 

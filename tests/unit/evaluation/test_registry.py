@@ -26,7 +26,7 @@ EXPECTED = {
     "azure-pdm": {"gbdt", "isolation-forest"},
     "images": {"texture-gbdt"},
     "images-anomaly": {"isolation-forest"},
-    "maintenance-text": {"bm25"},
+    "maintenance-text": {"bm25", "hybrid"},
 }
 
 
@@ -41,14 +41,14 @@ def test_every_protocol_has_its_baselines() -> None:
 def test_unknown_names_list_the_known_ones() -> None:
     with pytest.raises(ProtocolError, match=r"known protocols: .*cmapss"):
         get_protocol("nope")
-    with pytest.raises(ProtocolError, match="its methods: bm25"):
+    with pytest.raises(ProtocolError, match="its methods: bm25, hybrid"):
         get_method("maintenance-text", "nope")
 
 
 class _LongestOverlap:
     """A toy retriever: score = number of shared words."""
 
-    def fit(self, documents: list[str]) -> _LongestOverlap:
+    def fit(self, documents: list[str], actions: list[str]) -> _LongestOverlap:
         self.documents_ = [set(d.lower().split()) for d in documents]
         return self
 

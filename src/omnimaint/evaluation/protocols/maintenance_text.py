@@ -14,8 +14,10 @@ that omnimaint attaches to each alert.
   reciprocal rank of the first hit over the whole ranking (0 for a query without one). The fraction of
   queries whose action appears at all in the corpus (the ceiling of recall) is reported beside them.
 
-Estimator interface: ``fit(documents)`` on a list of strings, ``score(queries)`` returning a float array
-``(n_queries, n_documents)`` (higher = more relevant).
+Estimator interface: ``fit(documents, actions)`` on the training records' problem texts and their actions (the
+training labels: a case-based method may vote by what was done; BM25 ignores them), ``score(queries)`` on
+the test problem texts returning a float array ``(n_queries, n_documents)`` (higher = more relevant). A test
+record's action is never shown to the method.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def run_maintenance_text(
     corpus_action, query_action = codes[: len(corpus)], codes[len(corpus) :]
 
     retriever = factory(seed)
-    retriever.fit(corpus["problem"].tolist())
+    retriever.fit(corpus["problem"].tolist(), corpus["action"].tolist())
     scores = np.asarray(retriever.score(queries["problem"].tolist()), dtype=np.float64)
     if scores.shape != (len(queries), len(corpus)):
         raise ProtocolError(f"score() returned shape {scores.shape}, expected {(len(queries), len(corpus))}")

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from omnimaint.evaluation.model_eval import Evaluation
+from omnimaint.evaluation.report import alerts as _alerts
 from omnimaint.evaluation.report import figures as _figures
 from omnimaint.evaluation.report import i18n as _i18n
 from omnimaint.evaluation.report import model as _model
@@ -31,7 +34,16 @@ from omnimaint.evaluation.report import page as _page
 from omnimaint.evaluation.report.figures import Figure
 from omnimaint.evaluation.report.i18n import LANGUAGES, Language
 
-__all__ = ["LANGUAGES", "Figure", "Language", "SummaryRow", "summary_rows", "write_report"]
+__all__ = [
+    "LANGUAGES",
+    "Figure",
+    "Language",
+    "SummaryRow",
+    "WarnedFailure",
+    "summary_rows",
+    "warned_failures",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,36 @@ def summary_rows(metrics: dict[str, Any]) -> list[SummaryRow]:
     ]
 
 
-def write_report(evaluation: Evaluation, out: Path, title: str, *, lang: Language = "en") -> tuple[Path, Path]:
+@dataclass(frozen=True)
+class WarnedFailure:
+    """A failure the evaluation warned about, the first alert step before it (over all horizons) and the index of
+    the horizon that alerted then."""
+
+    asset: str
+    failure_at: pd.Timestamp
+    first_warning: pd.Timestamp
+    horizon: int
+
+
+def warned_failures(evaluation: Evaluation) -> list[WarnedFailure]:
+    """The failures of ``evaluation`` that were warned about, in time order, each with its first warning: the
+    moments whose diagnosis cards ``omnimaint evaluate`` links from report.html."""
+    found = []
+    for record in _model.build_model(evaluation, "").failures:
+        warned = _alerts.first_warning(record)
+        if warned is not None:
+            found.append(WarnedFailure(record.asset, record.ts, *warned))
+    return found
+
+
+def write_report(
+    evaluation: Evaluation,
+    out: Path,
+    title: str,
+    *,
+    lang: Language = "en",
+    cards: Mapping[tuple[str, pd.Timestamp], str] | None = None,
+) -> tuple[Path, Path]:
     """Write ``metrics.json`` and ``report.html`` into ``out``.
 
     Args:
@@ -67,6 +108,8 @@ def write_report(evaluation: Evaluation, out: Path, title: str, *, lang: Languag
         out: The folder to write into (created when missing).
         title: The page's title: which bundle on which data.
         lang: The language the page opens in (the reader can switch).
+        cards: (asset, failure time) → address of the diagnosis card of that failure's first warning, relative
+            to ``out`` (see :func:`warned_failures`); the failures table links them.
 
     Returns:
         The paths of ``metrics.json`` and ``report.html``.
@@ -76,7 +119,8 @@ def write_report(evaluation: Evaluation, out: Path, title: str, *, lang: Languag
     text = json.dumps(_json_ready(evaluation.metrics), indent=2, allow_nan=False)
     metrics_path.write_text(text + "\n", encoding="utf-8")
     report_path = out / "report.html"
-    report_path.write_text(_page.render(_model.build_model(evaluation, title), lang), encoding="utf-8")
+    page = _page.render(_model.build_model(evaluation, title), lang, cards=cards)
+    report_path.write_text(page, encoding="utf-8")
     return metrics_path, report_path
 
 

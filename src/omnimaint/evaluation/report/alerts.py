@@ -87,6 +87,17 @@ class FailureRecord:
     warnings: tuple[FailureWarning, ...]
 
 
+def first_warning(record: FailureRecord) -> tuple[pd.Timestamp, int] | None:
+    """The first alert step in the failure's warning window over all horizons, and the index of the horizon that
+    alerted then (``None`` when it was missed): the moment a maintenance engineer would first have looked, and
+    what its diagnosis card explains."""
+    leads = [(w.lead_hours, h) for h, w in enumerate(record.warnings) if w.lead_hours is not None]
+    if not leads:
+        return None
+    lead, horizon = max(leads)
+    return (record.ts - pd.Timedelta(hours=lead)).round("1s"), horizon  # steps are whole seconds
+
+
 @dataclass(frozen=True)
 class AssetAlerts:
     """One asset: its windows (rows of the evaluation, in time order), failures and alerts.

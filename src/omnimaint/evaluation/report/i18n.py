@@ -9,6 +9,7 @@ component and fault names are the dataset's own and are shown as they are; times
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import pandas as pd
@@ -29,11 +30,17 @@ REASONS: dict[Language, tuple[tuple[re.Pattern[str], str], ...]] = {
 
 
 class Translator:
-    """The words of one language, and how numbers and times are written in it."""
+    """The words of one language, and how numbers and times are written in it.
 
-    def __init__(self, lang: Language) -> None:
+    Args:
+        lang: The language.
+        extra: More words per language, added to the report's (another page's own catalogue, such as the
+            diagnosis card's); both languages must hold the same keys.
+    """
+
+    def __init__(self, lang: Language, extra: Mapping[Language, Mapping[str, str]] | None = None) -> None:
         self.lang = lang
-        self._strings = CATALOGUES[lang]
+        self._strings = {**CATALOGUES[lang], **extra[lang]} if extra else CATALOGUES[lang]
 
     def __call__(self, key: str, **params: Any) -> str:
         return self._strings[key].format(**params)

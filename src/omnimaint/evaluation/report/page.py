@@ -10,12 +10,12 @@ has no rendering of.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from omnimaint.evaluation.report import charts
-from omnimaint.evaluation.report.alerts import AlertEpisode, FailureRecord
+from omnimaint.evaluation.report.alerts import AlertEpisode, FailureRecord, first_warning
 from omnimaint.evaluation.report.figures import Figure
 from omnimaint.evaluation.report.i18n import LANGUAGES, Language, Translator
 from omnimaint.evaluation.report.model import ReportModel
@@ -187,15 +187,26 @@ def _diagnosis_cell(t: Translator, record: FailureRecord) -> str:
     return f'{esc(diagnosis)} <span class="{mark}">{esc(t(f"diagnosis.{mark}"))}</span>'
 
 
-def _failures(model: ReportModel, t: Translator) -> str:
+def _card_cell(t: Translator, record: FailureRecord, cards: Mapping[tuple[str, pd.Timestamp], str]) -> str:
+    link = cards.get((record.asset, record.ts))
+    warned = first_warning(record)
+    if link is None or warned is None:
+        return "—"
+    label = t("failure.card_label", asset=record.asset, time=t.time(warned[0]))
+    return f'<a href="{esc(link)}#{t.lang}" aria-label="{esc(label)}">{esc(t("failure.card"))}</a>'
+
+
+def _failures(model: ReportModel, t: Translator, cards: Mapping[tuple[str, pd.Timestamp], str]) -> str:
     if not model.failures:
         return _section("failures", t, _p(t("empty.no_failure_records"), "empty"))
     head = [t("col.asset"), t("col.failed_at"), t("col.component"), t("col.fault")]
     head += [t("col.warned", horizon=t.horizon(hours)) for hours in model.horizons_hours] + [t("col.diagnosis")]
+    head += [t("col.card")] if cards else []
     rows = [
         [esc(r.asset), esc(t.time(r.ts)), esc(r.component), esc(r.fault_type)]
         + [_warning_cell(t, r, h) for h in range(len(model.horizons_hours))]
         + [_diagnosis_cell(t, r)]
+        + ([_card_cell(t, r, cards)] if cards else [])
         for r in model.failures
     ]
     return _section("failures", t, _p(t("explain.failures"), "explain"), _table(head, rows))
@@ -283,14 +294,20 @@ def _quality(model: ReportModel, t: Translator) -> str:
     return _section("quality", t, _p(t("explain.quality"), "explain"), summary, drawn)
 
 
-def _body(model: ReportModel, lang: Language, shown: bool, generated: pd.Timestamp) -> str:
+def _body(
+    model: ReportModel,
+    lang: Language,
+    shown: bool,
+    generated: pd.Timestamp,
+    cards: Mapping[tuple[str, pd.Timestamp], str],
+) -> str:
     t = Translator(lang)
     reading = "".join(f"<p>{esc(line)}</p>" for line in t("explain.reading").splitlines() if line)
     sections = [
         _header(model, t, generated),
         _overview(model, t),
         _alerts(model, t),
-        _failures(model, t),
+        _failures(model, t, cards),
         _timelines(model, t),
         _diagnosis(model, t),
         _quality(model, t),
@@ -300,8 +317,17 @@ def _body(model: ReportModel, lang: Language, shown: bool, generated: pd.Timesta
     return f'<main class="lang" data-lang="{lang}" lang="{t("html_lang")}"{hidden}>{"".join(sections)}</main>'
 
 
-def render(model: ReportModel, default: Language = "en", generated: pd.Timestamp | None = None) -> str:
-    """The whole page: every language's body (``default`` shown first) and the switch between them."""
+def render(
+    model: ReportModel,
+    default: Language = "en",
+    generated: pd.Timestamp | None = None,
+    cards: Mapping[tuple[str, pd.Timestamp], str] | None = None,
+) -> str:
+    """The whole page: every language's body (``default`` shown first) and the switch between them.
+
+    ``cards`` maps (asset, failure time) to the relative address of the diagnosis card of that failure's first
+    warning; the failures table links each one (a column shown only when there are cards).
+    """
     generated = generated if generated is not None else pd.Timestamp.now(tz="UTC")
     first = Translator(default)
     buttons = "".join(
@@ -309,7 +335,7 @@ def render(model: ReportModel, default: Language = "en", generated: pd.Timestamp
         f"{esc(Translator(lang)('language'))}</button>"
         for lang in LANGUAGES
     )
-    bodies = "".join(_body(model, lang, lang == default, generated) for lang in LANGUAGES)
+    bodies = "".join(_body(model, lang, lang == default, generated, cards or {}) for lang in LANGUAGES)
     return (
         f'<!doctype html><html lang="{first("html_lang")}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(model.title)}</title>'
