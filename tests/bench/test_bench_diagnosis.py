@@ -21,8 +21,9 @@ warning (the fault mode's median duration and shape, at the warning's time to fa
 machine, each channel's change in units of its sensor noise; the channel that moves most is the signature
 when it moves by at least :data:`MIN_SNR` noise units, else the warning has no telemetry signature and is
 left out of the channel figure. The simulator has no code that names a fault's *modality*, so
-:data:`SIGNATURE_MODALITY` is the first-signal modality of docs/simulator.md ("Fault modes and where they
-show"), and :data:`CARRYING_MODALITIES` every modality that table marks as showing the fault before it fails.
+The signature **modality** is the simulator's :data:`~omnimaint.sim.catalog.FAULT_SIGNATURES`: the modality that
+shows each fault mode first, and every modality that shows it before it fails (kept in step with docs/simulator.md's
+table by a test).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from omnimaint.diagnosis import Diagnosis, diagnose
 from omnimaint.diagnosis.deletion import deletion_scores
 from omnimaint.evaluation.model_eval import resolve_split
 from omnimaint.inference import Predictor
+from omnimaint.sim.catalog import FAULT_SIGNATURES
 
 pytestmark = pytest.mark.bench
 
@@ -50,22 +52,6 @@ REPO = Path(__file__).resolve().parents[2]
 MIN_SNR = 2.0
 DELETE_K = 5
 RANDOM_ORDERS = 10
-SIGNATURE_MODALITY = {
-    "bearing_wear": "waveforms",
-    "imbalance_misalignment": "waveforms",
-    "overheating": "telemetry",
-    "seal_leak": "frames",
-    "belt_wear": "frames",
-    "electrical_fault": "events",
-}
-CARRYING_MODALITIES = {
-    "bearing_wear": {"waveforms", "telemetry", "events"},
-    "imbalance_misalignment": {"waveforms", "telemetry", "events"},
-    "overheating": {"telemetry", "frames", "events"},
-    "seal_leak": {"telemetry", "frames", "events"},
-    "belt_wear": {"waveforms", "telemetry", "frames", "events"},
-    "electrical_fault": {"telemetry", "events"},
-}
 
 
 class _OneFault:
@@ -164,11 +150,11 @@ def measure(predictor: Predictor, dataset: Dataset, horizon: int, seed: int = 0)
     for row in warnings.itertuples():
         diagnosis: Diagnosis = diagnose(predictor, dataset, row.asset_id, row.ts, horizon=horizon)
         seconds.append(diagnosis.seconds)
-        truth = SIGNATURE_MODALITY[row.fault_type]
+        truth = FAULT_SIGNATURES[row.fault_type].first
         present = [m for m in diagnosis.modalities if m.contribution is not None]
         top = diagnosis.ranked_modalities()[0]
         modality["occlusion"].append(float(top == truth))
-        modality["occlusion_any_carrier"].append(float(top in CARRYING_MODALITIES[row.fault_type]))
+        modality["occlusion_any_carrier"].append(float(top in FAULT_SIGNATURES[row.fault_type].shows_in))
         modality["fusion_weight"].append(float(max(present, key=lambda m: m.fusion_weight).modality == truth))
         modality["random"].append(float(truth in {m.modality for m in present}) / len(present))
         signature = signature_channel(str(types[row.asset_id]), row.fault_type, float(row.hours_to_failure))

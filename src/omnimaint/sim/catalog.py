@@ -77,6 +77,30 @@ COMPONENT_FAULT: Final = {mode.component: mode.name for mode in FAULT_MODES.valu
 
 
 @dataclass(frozen=True)
+class FaultSignature:
+    """Where a fault mode shows before it fails (docs/simulator.md, "Fault modes and where they show"; a test
+    keeps the two in step): the truth the diagnosis benchmark checks evidence against.
+
+    Attributes:
+        first: The modality that shows it earliest.
+        shows_in: Every modality that shows it before it fails (work orders aside).
+    """
+
+    first: str
+    shows_in: frozenset[str]
+
+
+FAULT_SIGNATURES: Final[dict[str, FaultSignature]] = {
+    "bearing_wear": FaultSignature("waveforms", frozenset({"waveforms", "telemetry", "events"})),
+    "imbalance_misalignment": FaultSignature("waveforms", frozenset({"waveforms", "telemetry", "events"})),
+    "overheating": FaultSignature("telemetry", frozenset({"telemetry", "frames", "events"})),
+    "seal_leak": FaultSignature("frames", frozenset({"telemetry", "frames", "events"})),
+    "belt_wear": FaultSignature("frames", frozenset({"waveforms", "telemetry", "frames", "events"})),
+    "electrical_fault": FaultSignature("events", frozenset({"telemetry", "events"})),
+}
+
+
+@dataclass(frozen=True)
 class CarePolicy:
     """Preventive maintenance of one component.
 
