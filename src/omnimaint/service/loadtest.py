@@ -238,16 +238,12 @@ _ROUNDS = ("omnimaint_scoring_round_seconds_count", "omnimaint_scoring_round_sec
 
 
 def _metrics(url: str, api_key: str) -> dict[str, float]:
-    """The service's counters (from /metrics), by sample name with labels."""
+    """The service's counters (from /metrics)."""
     import httpx
 
-    text = httpx.get(f"{url}/metrics", headers={"X-API-Key": api_key}, timeout=30).text
-    return {
-        name: float(value)
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-        for name, value in [line.rsplit(" ", 1)]
-    }
+    from omnimaint.service.metrics import parse_samples
+
+    return parse_samples(httpx.get(f"{url}/metrics", headers={"X-API-Key": api_key}, timeout=30).text)
 
 
 def _stored(url: str, api_key: str) -> int:

@@ -108,3 +108,14 @@ class ServiceMetrics:
         for state in ("open", "acknowledged", "resolved"):
             self.alarms.labels(state).set(states.get(state, 0))
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def parse_samples(text: str) -> dict[str, float]:
+    """The samples of a ``/metrics`` page by name with labels
+    (e.g. ``omnimaint_rows_ingested_total{table="telemetry"}``)."""
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+        for name, value in [line.rsplit(" ", 1)]
+    }

@@ -282,11 +282,14 @@ class LiveStore:
         step = int(step_us)
         if step <= 0:
             raise ValueError(f"a telemetry step must be positive, got {step} µs")
+        kept = select(db.rollups.c.step_us).where(db.rollups.c.step_us == step)
+        with self.engine.connect() as connection:  # a step once kept stays kept: no lock to find that out
+            if connection.execute(kept).first() is not None:
+                return
         with self.write_lock, self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql("LOCK TABLE telemetry IN SHARE MODE")
-            known = connection.execute(select(db.rollups.c.step_us).where(db.rollups.c.step_us == step)).first()
-            if known is not None:
+            if connection.execute(kept).first() is not None:  # another process kept it meanwhile
                 return
             connection.execute(insert(db.rollups).values(step_us=step, created_us=now_us()))
             k = _step_of("ts_us", step)
@@ -314,7 +317,7 @@ class LiveStore:
         (``since`` ``None``: from the asset's first row; for work orders, every order opened up to ``until``);
         a table not in ``spans`` is empty; ``assets`` holds every asset named.
 
-        With ``telemetry_step_us`` (a step :meth:`track_steps` keeps), telemetry is read from its roll-up: one
+        Telemetry is read from its roll-up at ``telemetry_step_us`` (a step :meth:`track_steps` keeps): one
         row per (asset, channel, step), the mean of the step's readings at the time of its newest. The step
         means are what windowing computes first (a step ``k`` holds ``(k·step - step, k·step]``), so the windows
         are the same, and a window costs one row per step however often the sensors are read. A step is read
@@ -327,7 +330,12 @@ class LiveStore:
             assets = connection.execute(assets_query.where(db.assets.c.asset_id.in_(names))).all()
             marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
             for name, by_asset in spans.items():
-                # The driver's cursor, not ORM-style rows: a window of minute readings is thousands of rows.
+                if name == "telemetry":
+                    if telemetry_step_us is None:
+                        raise ValueError("telemetry is read at a step the store keeps: give telemetry_step_us")
+                    out[name] = _step_rows(connection, by_asset, int(telemetry_step_us), marker)
+                    continue
+                # The driver's cursor, not ORM-style rows: a window's rows are thousands.
                 time = "ts_open_us" if name == "maintenance" else "ts_us"
                 head = f"SELECT {', '.join(_store_columns(name))} FROM {_DB_TABLES[name].name} WHERE"
                 for asset_id, (since, until) in by_asset.items():
@@ -335,20 +343,28 @@ class LiveStore:
                     where = f"asset_id = {marker} AND {time} <= {marker}"
                     if since is not None and name != "maintenance":
                         params, where = (asset_id, until, since), f"{where} AND {time} > {marker}"
-                    sql = f"{head} {where}"
-                    if name == "telemetry" and telemetry_step_us is not None:
-                        step = int(telemetry_step_us)
-                        params = (step, asset_id, _ceil_div(until, step))
-                        sql = (
-                            "SELECT asset_id, last_us, channel, total / n FROM telemetry_steps "
-                            f"WHERE step_us = {marker} AND asset_id = {marker} AND k <= {marker}"
-                        )
-                        if since is not None:
-                            params, sql = (*params, _ceil_div(since + 1, step)), f"{sql} AND k >= {marker}"
-                    out[name].extend(connection.exec_driver_sql(sql, params).fetchall())
+                    out[name].extend(connection.exec_driver_sql(f"{head} {where}", params).fetchall())
         tables = {name: _canonical(name, rows) for name, rows in out.items()}
         tables["assets"] = _canonical("assets", assets)
         return tables
+
+
+def _step_rows(
+    connection: Connection, spans: Mapping[str, tuple[int | None, int]], step: int, marker: str
+) -> list[Any]:
+    """Telemetry rows of the roll-up at ``step``: per asset, the steps holding readings in (since, until], one row
+    per channel and step, the mean at the newest reading's time (canonical column order)."""
+    rows: list[Any] = []
+    for asset_id, (since, until) in spans.items():
+        params: tuple[Any, ...] = (step, asset_id, _ceil_div(until, step))
+        sql = (
+            "SELECT asset_id, last_us, channel, total / n FROM telemetry_steps "
+            f"WHERE step_us = {marker} AND asset_id = {marker} AND k <= {marker}"
+        )
+        if since is not None:
+            params, sql = (*params, _ceil_div(since + 1, step)), f"{sql} AND k >= {marker}"
+        rows.extend(connection.exec_driver_sql(sql, params).fetchall())
+    return rows
 
 
 def _ceil_div(ts_us: int, step_us: int) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.service import db
+from omnimaint.service.metrics import parse_samples
 from omnimaint.service.replay import assets_payload
 from tests.unit.service.conftest import Service, ServiceFactory
 
@@ -46,11 +47,9 @@ def _point(asset: str, channel: str, ts: str = "2024-01-02T00:00:00Z", value: ob
     return {"asset_id": asset, "ts": ts, "channel": channel, "value": value}
 
 
-def _ingested(service: Service) -> str:
-    text = service.client.get("/metrics", headers=service.headers("viewer")).text
-    return next(
-        line for line in text.splitlines() if line.startswith('omnimaint_rows_ingested_total{table="telemetry"}')
-    )
+def _ingested(service: Service) -> float:
+    samples = parse_samples(service.client.get("/metrics", headers=service.headers("viewer")).text)
+    return samples['omnimaint_rows_ingested_total{table="telemetry"}']
 
 
 def test_a_batch_is_stored_and_a_resent_one_is_not_stored_again(service: Service) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from omnimaint.data.dataset import Dataset
 from omnimaint.inference.predictor import Predictor
 from omnimaint.service import db
+from omnimaint.service.metrics import parse_samples
 from omnimaint.service.replay import RestSink, replay
 from omnimaint.service.scorer import StreamingScorer
 from tests.unit.service.conftest import Service, ServiceFactory
@@ -44,13 +45,7 @@ def _scores(service: Service) -> pd.DataFrame:
 
 
 def _metrics(service: Service) -> dict[str, float]:
-    text = service.client.get("/metrics", headers=service.headers("viewer")).text
-    return {
-        name: float(value)
-        for line in text.splitlines()
-        if line and not line.startswith("#") and "{" not in line
-        for name, value in [line.rsplit(" ", 1)]
-    }
+    return parse_samples(service.client.get("/metrics", headers=service.headers("viewer")).text)
 
 
 def _expected_anchors(predictor: Predictor, plant: Path) -> set[tuple[str, int]]:
