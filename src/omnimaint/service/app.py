@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select, text
 
 from omnimaint import __version__
@@ -35,7 +35,7 @@ from omnimaint.service import alarms, db
 from omnimaint.service.alarms import AlarmActionError, AlarmNotFoundError
 from omnimaint.service.auth import Principal, Role, require
 from omnimaint.service.bus import Bus, announce
-from omnimaint.service.clock import iso_us, now_us, optional_us
+from omnimaint.service.clock import Instant, iso_us, now_us, optional_us
 from omnimaint.service.ingest import (
     Accepted,
     AssetIn,
@@ -250,7 +250,7 @@ def _routes(app: FastAPI) -> None:
         asset_id: str,
         services: ServicesDep,
         _who: ViewerKey,
-        since: AwareDatetime | None = None,
+        since: Instant | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[dict[str, Any]]:
         """Every head's output per scored window, oldest first (from ``since`` on)."""
@@ -265,18 +265,21 @@ def _routes(app: FastAPI) -> None:
         return [{**dict(r), "ts": iso_us(r["ts_us"])} for r in rows]
 
 
+Note = Annotated[str, StringConstraints(max_length=2000)]
+
+
 class AckIn(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
+    note: Note | None = None
 
 
 class ShelveIn(BaseModel):
-    until: AwareDatetime
-    reason: str = Field(min_length=1, max_length=2000)
+    until: Instant
+    reason: Annotated[Note, StringConstraints(min_length=1)]
 
 
 class ResolveIn(BaseModel):
-    work_order_id: str | None = Field(default=None, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
+    work_order_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    note: Note | None = None
 
 
 def _alarm_routes(app: FastAPI) -> None:
@@ -324,7 +327,7 @@ def _alarm_routes(app: FastAPI) -> None:
 
     @app.get("/api/alarm-kpis", tags=["alarms"])
     def kpis(
-        services: ServicesDep, _who: ViewerKey, since: AwareDatetime | None = None, until: AwareDatetime | None = None
+        services: ServicesDep, _who: ViewerKey, since: Instant | None = None, until: Instant | None = None
     ) -> dict[str, Any]:
         """Alarm-system performance (EEMUA 191 style) over a period of data time (default: the last 30 days of
         the newest scored window): alarms per asset-day and per 10 minutes, floods, standing, stale and

@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints
 
 from omnimaint.data.schema import MAINTENANCE_KINDS, SEVERITIES, TABLES, TIMESTAMP_TYPE
 from omnimaint.data.validation import TableProblems, ValidationContext, normalize_table
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.errors import OmnimaintError
-from omnimaint.service.clock import optional_us
+from omnimaint.service.clock import Instant, optional_us
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
@@ -53,20 +53,20 @@ class AssetIn(_Strict):
     model: Name | None = None
     site: Name | None = None
     line: Name | None = None
-    install_date: AwareDatetime | None = None
+    install_date: Instant | None = None
     metadata: Text | None = None
 
 
 class TelemetryIn(_Strict):
     asset_id: Name
-    ts: AwareDatetime
+    ts: Instant
     channel: Name
     value: FiniteFloat
 
 
 class EventIn(_Strict):
     asset_id: Name
-    ts: AwareDatetime
+    ts: Instant
     code: Name
     severity: Annotated[str, Field(json_schema_extra={"enum": list(SEVERITIES)})]
     message: Text | None = None
@@ -75,8 +75,8 @@ class EventIn(_Strict):
 class WorkOrderIn(_Strict):
     work_order_id: Name
     asset_id: Name
-    ts_open: AwareDatetime
-    ts_close: AwareDatetime | None = None
+    ts_open: Instant
+    ts_close: Instant | None = None
     component: Name | None = None
     kind: Annotated[str, Field(json_schema_extra={"enum": list(MAINTENANCE_KINDS)})]
     problem: Text | None = None
@@ -86,7 +86,7 @@ class WorkOrderIn(_Strict):
 
 class WaveformIn(_Strict):
     asset_id: Name
-    ts: AwareDatetime
+    ts: Instant
     channel: Name
     sample_rate_hz: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     samples: Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_BURST)]

@@ -96,6 +96,10 @@ def _bad_batches(asset: str, channel: str) -> dict[str, tuple[int, bytes | dict[
         "naive timestamp": (422, {"telemetry": [ok, _point(asset, channel, "2024-01-02T03:00:00")]}),
         "timestamp in the future": (422, {"telemetry": [ok, _point(asset, channel, "2099-01-01T00:00:00Z")]}),
         "timestamp before 1970": (422, {"telemetry": [ok, _point(asset, channel, "1960-01-01T00:00:00Z")]}),
+        "timestamp past the year 9999 in UTC": (
+            422,
+            {"telemetry": [ok, _point(asset, channel, "9999-12-31T23:59:59-23:59")]},
+        ),
         "older than stored": (409, {"telemetry": [_point(asset, channel, "2023-12-31T00:00:00Z")]}),
         "conflicting resend": (409, {"telemetry": [_point(asset, channel, "2024-01-02T00:00:00Z", 99.0)]}),
         "duplicate key in batch": (422, {"telemetry": [ok, ok]}),
@@ -139,6 +143,14 @@ def test_an_oversized_body_is_refused_before_it_is_read(make_service: ServiceFac
     )
     assert response.status_code == 413
     assert "1,000" in response.json()["detail"]
+
+
+def test_a_shelving_expiry_no_calendar_holds_is_refused_in_one_line(service: Service) -> None:
+    """Found by the OpenAPI fuzzer: the year 1 at +23:00 is the year 0 in UTC (it answered 500)."""
+    for until in ("0001-01-01T00:00:00+23:00", "9999-12-31T23:59:59-23:59"):
+        body = {"until": until, "reason": "x"}
+        response = service.client.post("/api/alarms/1/shelve", json=body, headers=service.headers("operator"))
+        assert response.status_code == 422 and "UTC" in response.json()["detail"], response.text
 
 
 def test_keys_and_roles_guard_every_route_but_health(service: Service) -> None:
