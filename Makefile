@@ -9,11 +9,12 @@ BENCH_OUT ?= bench-output
 
 EXPERIMENTS_OUT ?= experiments-output
 
-.PHONY: demo test bench experiments lint format install install-dev clean help
+.PHONY: demo test test-e2e bench experiments lint format install install-dev clean help
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the built-in simulated plant"
-	@echo "make test   - set up .venv with dev extras and run the whole test suite"
+	@echo "make test   - set up .venv with dev extras and run the whole test suite (but the end-to-end runs)"
+	@echo "make test-e2e - the long end-to-end runs of real processes: killed server, fuzzing, workers, demo, browser"
 	@echo "make bench  - run the benchmarks (simulator, windows, public datasets when present)"
 	@echo "make experiments - the simulated-plant experiments behind docs/benchmarks.md (under an hour on 2 idle cores; resumable)"
 	@echo "make lint   - ruff lint + format check + mypy"
@@ -43,6 +44,10 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest -q
+
+# Minutes each: real servers killed and restarted, fuzzing, two workers, the demo, the dashboard in a browser.
+test-e2e: install-dev
+	$(BIN)/python -m pytest -q -m e2e
 
 bench: install-dev
 	$(BIN)/python -m pytest -q -m bench tests/bench -p no:cacheprovider -s --override-ini="addopts=-ra" --data-dir $(DATA_DIR) --bench-out $(BENCH_OUT)

@@ -69,6 +69,15 @@ def serve(
     opcua_map: Annotated[
         Path | None, typer.Option(help="OPC UA mapping file (server, node id → asset/channel).", show_default=False)
     ] = None,
+    scorer_process: Annotated[
+        bool | None,
+        typer.Option(
+            "--scorer-process/--scorer-thread",
+            help="Score in a process of its own (no interpreter lock shared with ingestion) or in a thread "
+            "(starts quicker). [default: --scorer-process]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the monitoring service: REST ingestion, the streaming scorer on the bundle, alarms (docs/service.md).
     A flag not given is read from its OMNIMAINT_* environment variable (OMNIMAINT_BUNDLE, OMNIMAINT_DB …)."""
@@ -97,6 +106,7 @@ def serve(
         "bus": bus,
         "site": site,
         "opcua_map": opcua_map,
+        "scorer_process": scorer_process,
     }
     try:
         settings = ServiceSettings(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]

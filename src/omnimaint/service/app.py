@@ -44,12 +44,13 @@ from omnimaint.service.ingest import (
 )
 from omnimaint.service.intake import Intake
 from omnimaint.service.limits import BodySizeLimit
-from omnimaint.service.metrics import ServiceMetrics
+from omnimaint.service.metrics import RoundReport, ServiceMetrics
 from omnimaint.service.mqtt import MqttIngester
 from omnimaint.service.opcua import OpcuaIngester, load_map
 from omnimaint.service.runtime import build_scorer
 from omnimaint.service.scorer import ScorerThread
 from omnimaint.service.settings import ServiceSettings
+from omnimaint.service.scorer_process import ScorerProcess
 from omnimaint.service.store import TIMED, LiveStore
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class Services:
     store: LiveStore
     predictor: Predictor
     metrics: ServiceMetrics
-    scorer: ScorerThread | None
+    scorer: ScorerThread | ScorerProcess | None
     intake: Intake
 
 
@@ -94,9 +95,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if bundle.window.telemetry is not None:  # scorers here or in workers read telemetry at the bundle's step
             await asyncio.to_thread(store.track_steps, micros(bundle.window.telemetry.step))
         metrics = ServiceMetrics(store, ("telemetry",) if bundle.window.telemetry is not None else TIMED)
-        scorer = notifier = None
-        if settings.scorer and settings.bus is None:
-            streaming, notifier = build_scorer(store, predictor, settings, metrics=metrics)
+        scorer: ScorerThread | ScorerProcess | None = None
+        notifier = None
+        if settings.scorer and settings.bus is None and settings.scorer_process:
+            scorer = ScorerProcess(settings, metrics)
+            scorer.start()
+        elif settings.scorer and settings.bus is None:
+            streaming, notifier = build_scorer(
+                store,
+                predictor,
+                settings,
+                on_scored=lambda output, changed: metrics.scored(RoundReport.of(output, changed)),
+            )
             scorer = ScorerThread(streaming, settings.score_interval, on_round=metrics.rounds.observe)
             scorer.start()
         bus = Bus(settings.bus, stream=settings.bus_stream) if settings.bus is not None else None
@@ -302,28 +312,28 @@ def _alarm_routes(app: FastAPI) -> None:
     @app.post("/api/alarms/{alarm_id}/acknowledge", tags=["alarms"])
     def acknowledge(alarm_id: AlarmId, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Acknowledge an open alarm ("I have seen it")."""
-        with services.store.write_lock:
-            return alarms.acknowledge(services.store.engine, alarm_id, who.name, now_us(), body.note)
+        with services.store.writing() as connection:
+            return alarms.acknowledge(connection, alarm_id, who.name, now_us(), body.note)
 
     @app.post("/api/alarms/{alarm_id}/shelve", tags=["alarms"])
     def shelve(alarm_id: AlarmId, body: ShelveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Mute an active alarm's notifications until ``until``, with a reason."""
         until = optional_us(body.until)
         assert until is not None
-        with services.store.write_lock:
-            return alarms.shelve(services.store.engine, alarm_id, who.name, now_us(), until, body.reason)
+        with services.store.writing() as connection:
+            return alarms.shelve(connection, alarm_id, who.name, now_us(), until, body.reason)
 
     @app.post("/api/alarms/{alarm_id}/unshelve", tags=["alarms"])
     def unshelve(alarm_id: AlarmId, body: AckIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """End an alarm's shelving early."""
-        with services.store.write_lock:
-            return alarms.unshelve(services.store.engine, alarm_id, who.name, now_us(), body.note)
+        with services.store.writing() as connection:
+            return alarms.unshelve(connection, alarm_id, who.name, now_us(), body.note)
 
     @app.post("/api/alarms/{alarm_id}/resolve", tags=["alarms"])
     def resolve(alarm_id: AlarmId, body: ResolveIn, services: ServicesDep, who: OperatorKey) -> dict[str, Any]:
         """Resolve an active alarm, optionally naming the work order that fixed it."""
-        with services.store.write_lock:
-            return alarms.resolve(services.store.engine, alarm_id, who.name, now_us(), body.work_order_id, body.note)
+        with services.store.writing() as connection:
+            return alarms.resolve(connection, alarm_id, who.name, now_us(), body.work_order_id, body.note)
 
     @app.get("/api/alarm-kpis", tags=["alarms"])
     def kpis(

@@ -1,19 +1,16 @@
-"""The scoring side shared by ``serve`` (its scorer thread) and ``worker``: the streaming scorer with the
-alarm engine in its transaction and the notifier after its commit."""
+"""The scoring side shared by ``serve`` (its scorer process or thread) and ``worker``: the streaming scorer
+with the alarm engine in its transaction and the notifier after its commit."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
-
 from omnimaint.data.windows import micros
 from omnimaint.inference.predictor import HealthOutput, Predictor
 from omnimaint.service.alarms import AlarmRecorder
-from omnimaint.service.metrics import ServiceMetrics
 from omnimaint.service.notify import Notifier
 from omnimaint.service.rules import alarm_rules
-from omnimaint.service.scorer import StreamingScorer
+from omnimaint.service.scorer import AfterCommit, StreamingScorer
 from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import LiveStore
 
@@ -24,9 +21,12 @@ def build_scorer(
     settings: ServiceSettings,
     *,
     name: str = "service",
-    metrics: ServiceMetrics | None = None,
+    on_scored: AfterCommit | None = None,
 ) -> tuple[StreamingScorer, Notifier]:
     """A scorer whose rounds run the alarm engine and whose committed alarm changes are notified.
+
+    Args:
+        on_scored: Also told of every committed round (the service's metrics).
 
     Returns:
         The scorer, and its notifier (started; stop it after the scorer).
@@ -37,21 +37,19 @@ def build_scorer(
     notifier = Notifier(settings.notify)
     notifier.start()
 
-    def after_scores(connection: Connection, output: HealthOutput) -> list[dict[str, Any]]:
-        changed = recorder(connection, output)
-        if metrics is not None:
-            metrics.observe_scores(connection, output)
-            for row in changed:
-                metrics.alarm_changes.labels(row["transition"]).inc()
-        return changed
+    def after_commit(output: HealthOutput, changed: list[dict[str, Any]]) -> None:
+        if changed:
+            notifier.submit(changed)
+        if on_scored is not None:
+            on_scored(output, changed)
 
     scorer = StreamingScorer(
         store,
         predictor,
         lateness_us=micros(settings.lateness),
         max_anchors=settings.max_anchors,
-        after_scores=after_scores,
-        after_commit=notifier.submit,
+        after_scores=recorder,
+        after_commit=after_commit,
         name=name,
     )
     return scorer, notifier

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 AfterScores = Callable[[Connection, HealthOutput], "list[dict[str, Any]] | None"]
 """Called in the transaction that stores a round's scores (the alarm engine hooks in here); what it returns
 (changed alarm rows) is handed to ``after_commit`` once the transaction has committed."""
+
+AfterCommit = Callable[[HealthOutput, "list[dict[str, Any]]"], None]
+"""Called once a round's scores are committed, with its output and the alarm rows ``after_scores`` changed
+(notifications and metrics: never for what a rollback erased)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,7 @@ class StreamingScorer:
         max_anchors: Windows scored per round at most.
         after_scores: Hook run in the transaction that stores each round's scores.
         name: Who scores (recorded with each score: the service, or a worker's id).
-        after_commit: Called with what ``after_scores`` returned, after the transaction committed (notifications:
-            never for changes a rollback erased).
+        after_commit: Called after each round's transaction committed (see :data:`AfterCommit`).
     """
 
     def __init__(
@@ -95,7 +98,7 @@ class StreamingScorer:
         max_anchors: int = 512,
         after_scores: AfterScores | None = None,
         name: str = "service",
-        after_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self.after_commit = after_commit
         self.name = name
@@ -147,15 +150,15 @@ class StreamingScorer:
                 return Round(0, more)
             output = self.score(todo)
             now = now_us()
-            with self.store.write_lock, self.store.engine.begin() as connection:
+            with self.store.writing() as connection:
                 connection.execute(insert(db.scores), score_rows(output, now, self.name))
                 for asset_id, anchors in todo.items():
                     connection.execute(
                         update(db.assets).where(db.assets.c.asset_id == asset_id).values(scored_us=int(anchors[-1]))
                     )
                 changed = self.after_scores(connection, output) if self.after_scores is not None else None
-            if changed and self.after_commit is not None:
-                self.after_commit(changed)
+            if self.after_commit is not None:
+                self.after_commit(output, changed or [])
             logger.debug("scored %d windows of %d assets", len(output), len(todo))
             return Round(len(output), more)
 
@@ -178,49 +181,42 @@ class StreamingScorer:
         return self.predictor.predict_windows(windows, batch_size=128)
 
 
-class ScorerThread:
-    """Runs :class:`StreamingScorer` rounds in a background thread: woken by new data, and every
-    ``interval`` seconds; a failing round is logged and retried at the next wake-up (nothing is marked
-    scored unless its scores were stored). After a wake-up it lets ``settle`` seconds of data gather first, so
-    that a stream of small batches is scored in a few larger rounds (a round costs about the same for one
-    window as for dozens) instead of competing with ingestion round after round. ``on_round`` is told each
-    round's duration in seconds when it scored something."""
+class Wakeable(Protocol):
+    """An event a scoring loop waits on: :class:`threading.Event`, or a :mod:`multiprocessing` one when the loop
+    runs in a process of its own (:mod:`omnimaint.service.scorer_process`)."""
 
-    def __init__(
-        self,
-        scorer: StreamingScorer,
-        interval: float,
-        settle: float = 0.1,
-        on_round: Callable[[float], None] | None = None,
-    ) -> None:
-        self.scorer = scorer
-        self.on_round = on_round
-        self.interval = interval
-        self.settle = settle
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="omnimaint-scorer", daemon=True)
-        self.rounds = 0
-        self.failures = 0
+    def is_set(self) -> bool: ...
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
 
-    def start(self) -> None:
-        self._thread.start()
 
-    def wake(self) -> None:
-        self._wake.set()
+@dataclass
+class ScoringLoop:
+    """Rounds of a :class:`StreamingScorer`, woken by ``wake`` (new data) and every ``interval`` seconds, until
+    ``stop`` is set; a failing round is logged and retried at the next wake-up (nothing is marked scored unless
+    its scores were stored). After a wake-up it lets ``settle`` seconds of data gather first, so that a stream of
+    small batches is scored in a few larger rounds (a round costs about the same for one window as for dozens)
+    instead of competing with ingestion round after round. ``on_round`` is told each round's duration in seconds
+    when it scored something."""
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
+    scorer: StreamingScorer
+    wake: Wakeable
+    stop: Wakeable
+    interval: float
+    settle: float = 0.1
+    on_round: Callable[[float], None] | None = None
+    on_failure: Callable[[], None] | None = None
+    rounds: int = 0
+    failures: int = 0
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self._wake.wait(self.interval):
-                self._stop.wait(self.settle)
-            self._wake.clear()
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if self.wake.wait(self.interval):
+                self.stop.wait(self.settle)
+            self.wake.clear()
             more = True
-            while more and not self._stop.is_set():
+            while more and not self.stop.is_set():
                 try:
                     started = time.perf_counter()
                     done = self.scorer.score_round()
@@ -230,5 +226,42 @@ class ScorerThread:
                         self.on_round(time.perf_counter() - started)
                 except Exception:  # the service keeps running; the anchors stay pending and are retried
                     self.failures += 1
+                    if self.on_failure is not None:
+                        self.on_failure()
                     logger.exception("scoring round failed; retrying at the next wake-up")
                     break
+
+
+class ScorerThread:
+    """A :class:`ScoringLoop` in a background thread of the service (``scorer_process=False``: tests, small
+    plants; see :class:`~omnimaint.service.scorer_process.ScorerProcess` for the default)."""
+
+    def __init__(
+        self,
+        scorer: StreamingScorer,
+        interval: float,
+        settle: float = 0.1,
+        on_round: Callable[[float], None] | None = None,
+    ) -> None:
+        self.scorer = scorer
+        self._loop = ScoringLoop(scorer, threading.Event(), threading.Event(), interval, settle, on_round)
+        self._thread = threading.Thread(target=self._loop.run, name="omnimaint-scorer", daemon=True)
+
+    @property
+    def rounds(self) -> int:
+        return self._loop.rounds
+
+    @property
+    def failures(self) -> int:
+        return self._loop.failures
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._loop.wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._loop.stop.set()
+        self._loop.wake.set()
+        self._thread.join(timeout)

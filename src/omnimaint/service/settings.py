@@ -47,7 +47,10 @@ class ServiceSettings(BaseSettings):
             asset's newest row is this much past them).
         score_interval: Seconds between the scorer's sweeps over every asset (it also wakes on new data).
         max_anchors: Windows scored per sweep at most (later ones wait for the next sweep).
-        scorer: Run the streaming scorer in this process (``False`` for an API in front of workers).
+        scorer: Run the streaming scorer (``False`` for an API in front of workers).
+        scorer_process: Run it in a process of its own (the default: it then shares no interpreter lock with
+            ingestion, :mod:`omnimaint.service.scorer_process`), or in a thread of this one (``False``: quicker to
+            start; tests, small plants).
     """
 
     model_config = SettingsConfigDict(env_prefix="OMNIMAINT_", extra="forbid", env_nested_delimiter="__")
@@ -75,6 +78,7 @@ class ServiceSettings(BaseSettings):
     score_interval: float = Field(default=2.0, gt=0)
     max_anchors: int = Field(default=512, gt=0)
     scorer: bool = True
+    scorer_process: bool = True
 
     @property
     def db_url(self) -> str:

@@ -8,7 +8,8 @@ back as canonical Arrow tables, so that the scorer cuts windows with the same co
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,18 @@ class LiveStore:
             rows = connection.execute(select(db.assets.c.asset_id, db.assets.c.asset_type)).all()
         self._asset_types = {r.asset_id: r.asset_type for r in rows}
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction of the store: one at a time in this process, and on SQLite begun ``IMMEDIATE``, so
+        that it holds the database's write lock from its first statement and what it reads before writing cannot
+        change under it in another process (the scorer's, :mod:`omnimaint.service.scorer_process`). pysqlite
+        would begin at the first write, leaving the reads before it outside the transaction; PostgreSQL's
+        transactions lock the rows they read ``FOR UPDATE`` instead."""
+        with self.write_lock, self.engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+
     @property
     def asset_types(self) -> dict[str, str]:
         """Every registered asset and its type."""
@@ -122,7 +135,7 @@ class LiveStore:
     def put_assets(self, assets: Sequence[AssetIn]) -> int:
         """Register assets, or update their descriptions; returns how many were new."""
         new = 0
-        with self.write_lock, self.engine.begin() as connection:
+        with self.writing() as connection:
             for asset in assets:
                 values = asset.model_dump(exclude={"install_date"})
                 values["install_date_us"] = optional_us(asset.install_date)
@@ -150,7 +163,7 @@ class LiveStore:
                 to another asset.
         """
         keys = [key] if isinstance(key, str) else list(key or ())
-        with self.write_lock, self.engine.begin() as connection:
+        with self.writing() as connection:
             if keys:
                 seen = connection.execute(
                     select(db.batches.c.key, db.batches.c.response).where(db.batches.c.key.in_(keys))
@@ -264,7 +277,7 @@ class LiveStore:
     def add_frame(self, asset_id: str, ts_us: int, camera: str, relative_path: str) -> Accepted:
         """Record a frame whose file the service has written under ``root``."""
         row = {"asset_id": asset_id, "ts_us": ts_us, "camera": camera, "path": relative_path}
-        with self.write_lock, self.engine.begin() as connection:
+        with self.writing() as connection:
             fresh = self._fresh_rows(connection, "frames", [row])
             if fresh:
                 connection.execute(insert(db.frames).values(row))
@@ -286,7 +299,7 @@ class LiveStore:
         with self.engine.connect() as connection:  # a step once kept stays kept: no lock to find that out
             if connection.execute(kept).first() is not None:
                 return
-        with self.write_lock, self.engine.begin() as connection:
+        with self.writing() as connection:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql("LOCK TABLE telemetry IN SHARE MODE")
             if connection.execute(kept).first() is not None:  # another process kept it meanwhile

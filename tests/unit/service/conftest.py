@@ -53,7 +53,8 @@ def make_service(trained_bundle: Path, tmp_path: Path) -> Iterator[ServiceFactor
 
     def start(**overrides: object) -> Service:
         data_dir = tmp_path / "service"
-        settings = ServiceSettings(bundle=trained_bundle, data_dir=data_dir, score_interval=0.2, **overrides)  # type: ignore[arg-type]
+        given = {"score_interval": 0.2, "scorer_process": False, **overrides}  # a scorer thread: quick to start
+        settings = ServiceSettings(bundle=trained_bundle, data_dir=data_dir, **given)  # type: ignore[arg-type]
         engine = db.open_store(settings.db_url)
         keys = {role.value: create_key(engine, role.value, role) for role in Role}
         engine.dispose()

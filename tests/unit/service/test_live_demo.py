@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from omnimaint.service import db
 from omnimaint.service.live_demo import serve_demo
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 class _Finished(Exception):

@@ -120,6 +120,7 @@ def test_mqtt_rows_are_stored_and_refusals_go_to_the_dead_letter_topic(
         client.disconnect()
 
 
+@pytest.mark.e2e
 def test_a_replay_over_mqtt_is_scored(make_service: ServiceFactory, live_plant: Path) -> None:
     _broker_or_skip()
     site = f"test-{uuid.uuid4().hex[:8]}"

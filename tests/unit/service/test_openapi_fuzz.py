@@ -12,7 +12,7 @@ from tests.unit.service.test_server_process import Server
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (a dev dependency) is not installed")
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 @pytest.fixture

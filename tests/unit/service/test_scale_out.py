@@ -23,7 +23,7 @@ from omnimaint.service import db
 from tests.unit.service.conftest import ServiceFactory
 from tests.unit.service.test_scoring import _expected_anchors, _replay
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 NATS = ("127.0.0.1", 4222)
 
 

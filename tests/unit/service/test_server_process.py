@@ -21,7 +21,7 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 def _free_port() -> int:
