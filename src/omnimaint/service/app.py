@@ -44,13 +44,13 @@ from omnimaint.service.ingest import (
 )
 from omnimaint.service.intake import Intake
 from omnimaint.service.limits import BodySizeLimit
-from omnimaint.service.metrics import RoundReport, ServiceMetrics
+from omnimaint.service.metrics import ServiceMetrics
 from omnimaint.service.mqtt import MqttIngester
 from omnimaint.service.opcua import OpcuaIngester, load_map
 from omnimaint.service.runtime import build_scorer
 from omnimaint.service.scorer import ScorerThread
-from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.scorer_process import ScorerProcess
+from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import TIMED, LiveStore
 
 logger = logging.getLogger(__name__)
@@ -98,14 +98,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         scorer: ScorerThread | ScorerProcess | None = None
         notifier = None
         if settings.scorer and settings.bus is None and settings.scorer_process:
-            scorer = ScorerProcess(settings, metrics)
+            scorer = ScorerProcess(settings, store, predictor, metrics)
             scorer.start()
         elif settings.scorer and settings.bus is None:
             streaming, notifier = build_scorer(
                 store,
                 predictor,
                 settings,
-                on_scored=lambda output, changed: metrics.scored(RoundReport.of(output, changed)),
+                on_scored=metrics.scored,
             )
             scorer = ScorerThread(streaming, settings.score_interval, on_round=metrics.rounds.observe)
             scorer.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -17,28 +16,6 @@ from omnimaint.service import db
 from omnimaint.service.clock import now_us
 from omnimaint.service.ingest import Accepted
 from omnimaint.service.store import LiveStore
-
-
-@dataclass(frozen=True)
-class RoundReport:
-    """What the metrics learn of a committed scoring round (small and picklable: a scorer in a process of its
-    own sends it to the service, :mod:`omnimaint.service.scorer_process`)."""
-
-    asset_ids: tuple[str, ...]
-    anchors_us: tuple[int, ...]
-    transitions: tuple[str, ...]
-    at_us: int
-
-    @classmethod
-    def of(cls, output: HealthOutput, changed: Sequence[Mapping[str, Any]]) -> RoundReport:
-        """The report of a round that committed just now."""
-        anchors = output.anchors.astype("datetime64[us]").astype("int64")
-        return cls(
-            tuple(str(a) for a in output.asset_ids),
-            tuple(int(a) for a in anchors),
-            tuple(str(row["transition"]) for row in changed),
-            now_us(),
-        )
 
 
 class ServiceMetrics:
@@ -107,19 +84,21 @@ class ServiceMetrics:
                 if table in self.clock_tables:
                     self._arrivals.setdefault(asset_id, deque(maxlen=4096)).append((ts_us, now))
 
-    def scored(self, report: RoundReport) -> None:
-        """Count a committed round: its windows, each one's lag (from the row that completed it to the round's
-        commit; an asset's windows are scored in anchor order) and its alarm transitions."""
-        self.windows.inc(len(report.anchors_us))
+    def scored(self, output: HealthOutput, changed: Sequence[Mapping[str, Any]]) -> None:
+        """Count a round just committed: its windows, each one's lag (from the row that completed it to now; an
+        asset's windows are scored in anchor order) and its alarm transitions (``changed``: the alarm rows)."""
+        now = now_us()
+        self.windows.inc(len(output))
+        anchors = output.anchors.astype("datetime64[us]").astype("int64")
         with self._lock:
-            for asset_id, anchor in zip(report.asset_ids, report.anchors_us, strict=True):
-                arrivals = self._arrivals.get(asset_id)
+            for asset_id, anchor in zip(output.asset_ids, anchors, strict=True):
+                arrivals = self._arrivals.get(str(asset_id))
                 while arrivals and arrivals[0][0] <= anchor:
                     arrivals.popleft()
                 if arrivals:
-                    self.lag.observe(max(0.0, (report.at_us - arrivals[0][1]) / 1e6))
-        for kind in report.transitions:
-            self.alarm_changes.labels(kind).inc()
+                    self.lag.observe(max(0.0, (now - arrivals[0][1]) / 1e6))
+        for row in changed:
+            self.alarm_changes.labels(row["transition"]).inc()
 
     def render(self) -> tuple[bytes, str]:
         with self.store.engine.connect() as connection:

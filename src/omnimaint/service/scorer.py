@@ -87,6 +87,8 @@ class StreamingScorer:
         after_scores: Hook run in the transaction that stores each round's scores.
         name: Who scores (recorded with each score: the service, or a worker's id).
         after_commit: Called after each round's transaction committed (see :data:`AfterCommit`).
+        commit: Where a round's scores go (default :meth:`commit`, stored here; a scorer process hands them to
+            the service, which stores them).
     """
 
     def __init__(
@@ -99,7 +101,9 @@ class StreamingScorer:
         after_scores: AfterScores | None = None,
         name: str = "service",
         after_commit: AfterCommit | None = None,
+        commit: Callable[[dict[str, np.ndarray], HealthOutput], None] | None = None,
     ) -> None:
+        self._commit = commit or self.commit
         self.after_commit = after_commit
         self.name = name
         self.store = store
@@ -131,36 +135,48 @@ class StreamingScorer:
         return anchor_grid(self.spec, progress.first_us, last, start_us=start)
 
     def score_round(self, asset_ids: Iterable[str] | None = None) -> Round:
-        """Score the pending anchors of some assets (all when ``None``), oldest first, up to ``max_anchors``."""
+        """Score the pending anchors of some assets (all when ``None``), oldest first, up to ``max_anchors``, and
+        hand them to ``commit``."""
         with self._lock:
-            todo: dict[str, np.ndarray] = {}
-            budget = self.max_anchors
-            more = False
-            for progress in self.store.progress(asset_ids):
-                anchors = self.pending(progress)
-                if anchors.size == 0:
-                    continue
-                if budget == 0 or anchors.size > budget:
-                    more = True
-                take = anchors[:budget]
-                budget -= take.size
-                if take.size:
-                    todo[progress.asset_id] = take
+            todo, more = self.plan(asset_ids)
             if not todo:
                 return Round(0, more)
             output = self.score(todo)
-            now = now_us()
-            with self.store.writing() as connection:
-                connection.execute(insert(db.scores), score_rows(output, now, self.name))
-                for asset_id, anchors in todo.items():
-                    connection.execute(
-                        update(db.assets).where(db.assets.c.asset_id == asset_id).values(scored_us=int(anchors[-1]))
-                    )
-                changed = self.after_scores(connection, output) if self.after_scores is not None else None
-            if self.after_commit is not None:
-                self.after_commit(output, changed or [])
+            self._commit(todo, output)
             logger.debug("scored %d windows of %d assets", len(output), len(todo))
             return Round(len(output), more)
+
+    def plan(self, asset_ids: Iterable[str] | None = None) -> tuple[dict[str, np.ndarray], bool]:
+        """The anchors of a round: each asset's pending ones (all assets when ``None``), oldest first, up to
+        ``max_anchors`` in all; and whether more are waiting."""
+        todo: dict[str, np.ndarray] = {}
+        budget = self.max_anchors
+        more = False
+        for progress in self.store.progress(asset_ids):
+            anchors = self.pending(progress)
+            if anchors.size == 0:
+                continue
+            if budget == 0 or anchors.size > budget:
+                more = True
+            take = anchors[:budget]
+            budget -= take.size
+            if take.size:
+                todo[progress.asset_id] = take
+        return todo, more
+
+    def commit(self, todo: dict[str, np.ndarray], output: HealthOutput) -> None:
+        """Store a round in one transaction: its scores, each asset's last anchor scored, and what
+        ``after_scores`` writes (the alarm engine); then call ``after_commit``."""
+        now = now_us()
+        with self.store.writing() as connection:
+            connection.execute(insert(db.scores), score_rows(output, now, self.name))
+            for asset_id, anchors in todo.items():
+                connection.execute(
+                    update(db.assets).where(db.assets.c.asset_id == asset_id).values(scored_us=int(anchors[-1]))
+                )
+            changed = self.after_scores(connection, output) if self.after_scores is not None else None
+        if self.after_commit is not None:
+            self.after_commit(output, changed or [])
 
     def score(self, todo: dict[str, np.ndarray]) -> HealthOutput:
         """Score windows without storing anything: ``todo`` maps assets to anchors (µs, ascending); each modality
@@ -206,7 +222,6 @@ class ScoringLoop:
     interval: float
     settle: float = 0.1
     on_round: Callable[[float], None] | None = None
-    on_failure: Callable[[], None] | None = None
     rounds: int = 0
     failures: int = 0
 
@@ -226,8 +241,6 @@ class ScoringLoop:
                         self.on_round(time.perf_counter() - started)
                 except Exception:  # the service keeps running; the anchors stay pending and are retried
                     self.failures += 1
-                    if self.on_failure is not None:
-                        self.on_failure()
                     logger.exception("scoring round failed; retrying at the next wake-up")
                     break
 

@@ -3,32 +3,41 @@
 In one process, the scorer and the ingestion threads share one interpreter lock: under a load of
 20,000 points/s a scoring round of ten windows took 0.26–0.37 s against 0.1 s idle (docs/benchmarks.md),
 and the alarm latency followed. A child process (spawned, never forked from a process that runs threads)
-has a lock of its own. It opens the same store and bundle and runs the same :class:`~.scorer.ScoringLoop`
-over :func:`~.runtime.build_scorer` — the alarm engine in the round's transaction, notifications after its
-commit — exactly as the scorer thread or a worker does. On SQLite the two processes' write transactions
-begin ``IMMEDIATE`` (:meth:`~.store.LiveStore.writing`), so an operator's alarm action and a scoring round
-never interleave.
+has a lock of its own for the round's costly part: reading the windows' rows from the store and scoring them
+through the bundle's Predictor, with the same :class:`~.scorer.StreamingScorer` and
+:class:`~.scorer.ScoringLoop` as the scorer thread. The child does not write: it hands each round's anchors
+and outputs to the service, which stores them with :meth:`~.scorer.StreamingScorer.commit` — scores,
+progress and the alarm engine in one transaction, notifications and metrics after it — and answers once
+committed; only then does the child plan its next round. So the store keeps one writing process (SQLite
+gives a second one its lock only when that one's polling finds it free, while the service's ingestion takes
+it back to back), and a round is stored exactly as the thread stores it.
 
-The service wakes the child when data arrive (a :mod:`multiprocessing` event) and learns what each round did
-from a queue (:class:`~.metrics.RoundReport`, round durations, failures), which feeds its ``/metrics``. A child
-that dies is started again (its anchors stay pending in the store: nothing is marked scored unless its scores
-were stored); a child whose service dies stops after its round. Two children never store the same window
-twice: a score's key is (asset, anchor), so the later transaction fails whole and its round is retried.
+The service wakes the child when data arrive (a :mod:`multiprocessing` event). A child that dies is started
+again (its anchors stay pending in the store: nothing is marked scored unless its scores were stored); a
+child whose service dies stops.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import queue
 import threading
 import time
-from collections.abc import Callable
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from omnimaint.service.metrics import RoundReport, ServiceMetrics
+import numpy as np
+
+from omnimaint.data.windows import micros
+from omnimaint.inference.bundle import Bundle
+from omnimaint.inference.predictor import HealthOutput, Predictor
+from omnimaint.service.db import make_engine
+from omnimaint.service.metrics import ServiceMetrics
+from omnimaint.service.runtime import build_scorer
+from omnimaint.service.scorer import ScoringLoop, StreamingScorer
 from omnimaint.service.settings import ServiceSettings
+from omnimaint.service.store import LiveStore
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +45,17 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before starting a dead child again, growing
 
 
-def _child(settings: ServiceSettings, wake: Any, stop: Any, reports: Any) -> None:
-    """The child's main: score until ``stop`` is set or the service is gone."""
+class RoundNotStored(RuntimeError):
+    """The service could not store a round the child scored (the child's loop logs it and retries)."""
+
+
+def _child(settings: ServiceSettings, wake: Any, stop: Any, service: Connection) -> None:
+    """The child's main: plan and score rounds, hand each to the service, until ``stop`` is set or the service
+    is gone."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (scorer process): %(message)s")
-    from omnimaint.inference.bundle import Bundle
-    from omnimaint.inference.predictor import Predictor
-    from omnimaint.service.db import open_store
-    from omnimaint.service.runtime import build_scorer
-    from omnimaint.service.scorer import ScoringLoop
-    from omnimaint.service.store import LiveStore
 
     parent = multiprocessing.parent_process()
-    if parent is not None:  # the service killed (SIGKILL included): finish the round and go
+    if parent is not None:  # the service killed (SIGKILL included): stop
 
         def watch() -> None:
             parent.join()
@@ -55,28 +63,30 @@ def _child(settings: ServiceSettings, wake: Any, stop: Any, reports: Any) -> Non
             wake.set()
 
         threading.Thread(target=watch, name="omnimaint-scorer-parent", daemon=True).start()
-    engine = open_store(settings.db_url)
+
+    def hand_over(todo: dict[str, np.ndarray], output: HealthOutput) -> None:
+        service.send(("round", (todo, output)))
+        answer, detail = service.recv()
+        if answer != "stored":
+            raise RoundNotStored(f"the service did not store the round: {detail}")
+
+    engine = make_engine(settings.db_url)  # the service migrated it
     predictor = Predictor(Bundle.load(settings.bundle), settings.backend, threads=1)
     predictor.preprocessor.load_text_model()
-    scorer, notifier = build_scorer(
+    scorer = StreamingScorer(
         LiveStore(engine, settings.data_dir),
         predictor,
-        settings,
-        on_scored=lambda output, changed: reports.put(("scored", RoundReport.of(output, changed))),
+        lateness_us=micros(settings.lateness),
+        max_anchors=settings.max_anchors,
+        commit=hand_over,
     )
     loop = ScoringLoop(
-        scorer,
-        wake,
-        stop,
-        settings.score_interval,
-        on_round=lambda seconds: reports.put(("round", seconds)),
-        on_failure=lambda: reports.put(("failed", None)),
+        scorer, wake, stop, settings.score_interval, on_round=lambda seconds: service.send(("timed", seconds))
     )
-    reports.put(("ready", None))
+    service.send(("ready", None))
     try:
         loop.run()
     finally:
-        notifier.stop(10.0)
         engine.dispose()
 
 
@@ -85,27 +95,35 @@ class ScorerProcess:
 
     Args:
         settings: The service's settings (the child opens the same store and bundle).
-        metrics: The service's metrics, fed with what each round reports.
+        store: The service's store, where the rounds the child scores are stored.
+        predictor: The service's predictor (its bundle's alarm rules and vocabularies).
+        metrics: The service's metrics, fed with every stored round and each round's duration.
         restart_delays: Seconds to wait before starting a dead child again (the last repeats).
     """
 
     def __init__(
         self,
         settings: ServiceSettings,
+        store: LiveStore,
+        predictor: Predictor,
         metrics: ServiceMetrics,
         restart_delays: tuple[float, ...] = _RESTART_DELAYS,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.restart_delays = restart_delays
+        self._storer, self._notifier = build_scorer(
+            store,
+            predictor,
+            settings,
+            on_scored=metrics.scored,
+        )
         self._wake = _CONTEXT.Event()
         self._stop = _CONTEXT.Event()
-        self._reports: Any = _CONTEXT.Queue()
         self._stopping = threading.Event()
-        self._child: BaseProcess | None = None
-        self._lock = threading.Lock()
         self._ready = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._child: BaseProcess | None = None
+        self._thread = threading.Thread(target=self._supervise, name="omnimaint-scorer-process", daemon=True)
         self.rounds = 0
         self.failures = 0
         self.starts = 0
@@ -123,12 +141,8 @@ class ScorerProcess:
         return None if child is None else child.exitcode
 
     def start(self) -> None:
-        """Start the child, and the threads that read its reports and start it again if it dies."""
-        self._spawn()
-        for target, name in ((self._read, "omnimaint-scorer-reports"), (self._supervise, "omnimaint-scorer-watch")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        """Start the child, and the thread that stores its rounds and starts it again if it dies."""
+        self._thread.start()
 
     def wait_ready(self, timeout: float) -> bool:
         """Whether a child has loaded the bundle and is scoring (within ``timeout`` seconds)."""
@@ -138,47 +152,43 @@ class ScorerProcess:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current round (the child is killed if it has not stopped within ``timeout``)."""
+        """Stop after the current round (the child is killed if it has not stopped within ``timeout``), then the
+        notifier."""
         self._stopping.set()
         self._stop.set()
         self._wake.set()
-        with self._lock:
-            child = self._child
-        if child is not None:
-            child.join(timeout)
-            if child.is_alive():
-                logger.warning("the scorer process did not stop within %.0f s; killing it", timeout)
-                child.kill()
-                child.join(5)
-        self._reports.put(("closed", None))
-        for thread in self._threads:
-            thread.join(5)
-        self._reports.close()
+        self._thread.join(timeout)
+        child = self._child
+        if child is not None and child.is_alive():
+            logger.warning("the scorer process did not stop within %.0f s; killing it", timeout)
+            child.kill()
+            child.join(5)
+        self._notifier.stop(10.0)
 
-    def _spawn(self) -> None:
-        with self._lock:
-            self._ready.clear()
+    def _supervise(self) -> None:
+        """Run a child, store its rounds until it ends, and start another (after a delay that grows while they
+        keep dying) until stopped."""
+        failures_in_a_row = 0
+        while not self._stopping.is_set():
+            ours, theirs = _CONTEXT.Pipe()
             child = _CONTEXT.Process(
                 target=_child,
-                args=(self.settings, self._wake, self._stop, self._reports),
+                args=(self.settings, self._wake, self._stop, theirs),
                 name="omnimaint-scorer",
                 daemon=True,
             )
+            self._ready.clear()
             child.start()
+            theirs.close()
             self._child = child
             self.starts += 1
-
-    def _supervise(self) -> None:
-        """Start the child again whenever it dies, after a delay that grows while it keeps dying."""
-        failures_in_a_row = 0
-        while not self._stopping.is_set():
-            child = self._child
-            assert child is not None
             started = time.monotonic()
+            self._serve(ours)
             child.join()
+            ours.close()
             if self._stopping.is_set():
                 return
-            if time.monotonic() - started > 60:  # it had been scoring for a while: start again at once-ish
+            if time.monotonic() - started > 60:  # it had been scoring for a while
                 failures_in_a_row = 0
             delay = self.restart_delays[min(failures_in_a_row, len(self.restart_delays) - 1)]
             failures_in_a_row += 1
@@ -189,29 +199,29 @@ class ScorerProcess:
             )
             if self._stopping.wait(delay):
                 return
-            self._spawn()
 
-    def _read(self) -> None:
-        handlers: dict[str, Callable[[Any], None]] = {
-            "scored": self.metrics.scored,
-            "round": self._round,
-            "failed": self._failed,
-            "ready": lambda _: self._ready.set(),
-        }
+    def _serve(self, child: Connection) -> None:
+        """Answer a child until it ends: store each round it hands over and say whether it was stored."""
         while True:
             try:
-                kind, payload = self._reports.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):
+                kind, payload = child.recv()
+            except (EOFError, OSError):  # the child ended
                 return
-            if kind == "closed":
-                return
-            handlers[kind](payload)
-
-    def _round(self, seconds: float) -> None:
-        self.rounds += 1
-        self.metrics.rounds.observe(seconds)
-
-    def _failed(self, _payload: object) -> None:
-        self.failures += 1
+            if kind == "ready":
+                self._ready.set()
+            elif kind == "timed":
+                self.rounds += 1
+                self.metrics.rounds.observe(payload)
+            elif kind == "round":
+                todo, output = payload
+                try:
+                    self._storer.commit(todo, output)
+                    answer: tuple[str, str | None] = ("stored", None)
+                except Exception as exc:  # the child's round fails and is retried; the service goes on
+                    self.failures += 1
+                    logger.exception("storing a scoring round failed")
+                    answer = ("failed", f"{type(exc).__name__}: {exc}")
+                try:
+                    child.send(answer)
+                except (BrokenPipeError, OSError):
+                    return
