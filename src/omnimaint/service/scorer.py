@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -197,16 +197,6 @@ class StreamingScorer:
         return self.predictor.predict_windows(windows, batch_size=128)
 
 
-class Wakeable(Protocol):
-    """An event a scoring loop waits on: :class:`threading.Event`, or a :mod:`multiprocessing` one when the loop
-    runs in a process of its own (:mod:`omnimaint.service.scorer_process`)."""
-
-    def is_set(self) -> bool: ...
-    def set(self) -> None: ...
-    def clear(self) -> None: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-
 @dataclass
 class ScoringLoop:
     """Rounds of a :class:`StreamingScorer`, woken by ``wake`` (new data) and every ``interval`` seconds, until
@@ -217,8 +207,8 @@ class ScoringLoop:
     when it scored something."""
 
     scorer: StreamingScorer
-    wake: Wakeable
-    stop: Wakeable
+    wake: threading.Event
+    stop: threading.Event
     interval: float
     settle: float = 0.1
     on_round: Callable[[float], None] | None = None

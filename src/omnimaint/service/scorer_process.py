@@ -12,20 +12,23 @@ committed; only then does the child plan its next round. So the store keeps one 
 gives a second one its lock only when that one's polling finds it free, while the service's ingestion takes
 it back to back), and a round is stored exactly as the thread stores it.
 
-The service wakes the child when data arrive (a :mod:`multiprocessing` event). A child that dies is started
-again (its anchors stay pending in the store: nothing is marked scored unless its scores were stored); a
-child whose service dies stops.
+The service wakes the child when data arrive, and stops it, by a byte on a one-way pipe of its own (a
+:class:`_Doorbell`), never by a :mod:`multiprocessing` event: ``Event.set`` waits until every process that
+waits on the event has woken, forever when one was killed while waiting, which would hang ingestion with it.
+A child that dies is started again (its anchors stay pending in the store: nothing is marked scored unless its
+scores were stored); a child whose service dies stops (its end of the pipe reads end-of-file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 import numpy as np
 
@@ -49,20 +52,51 @@ class RoundNotStored(RuntimeError):
     """The service could not store a round the child scored (the child's loop logs it and retries)."""
 
 
-def _child(settings: ServiceSettings, wake: Any, stop: Any, service: Connection) -> None:
-    """The child's main: plan and score rounds, hand each to the service, until ``stop`` is set or the service
-    is gone."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (scorer process): %(message)s")
+_WAKE, _STOP = b"w", b"s"
 
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # the service killed (SIGKILL included): stop
 
-        def watch() -> None:
-            parent.join()
+class _Doorbell:
+    """The service's end of a one-way pipe to one child: :meth:`ring` never blocks and never waits on the child
+    (a full pipe means the child has wake-ups pending already; a closed one, that it is gone)."""
+
+    def __init__(self) -> None:
+        self.child_end, self._ours = _CONTEXT.Pipe(duplex=False)
+        os.set_blocking(self._ours.fileno(), False)  # a message of a few bytes is written whole or not at all
+        self._lock = threading.Lock()  # ingestion threads ring while the supervisor may close it
+
+    def ring(self, what: bytes) -> None:
+        with self._lock:
+            if self._ours.closed:
+                return
+            with contextlib.suppress(OSError):  # BlockingIOError (full), BrokenPipeError (the child is gone)
+                self._ours.send_bytes(what)
+
+    def close(self) -> None:
+        with self._lock:
+            self._ours.close()
+
+
+def _listen(bell: Connection, wake: threading.Event, stop: threading.Event) -> None:
+    """The child's thread that turns the service's rings into its loop's events; the service gone (the pipe at
+    end-of-file, SIGKILL included) reads as stop."""
+    while True:
+        try:
+            message = bell.recv_bytes()
+        except (EOFError, OSError):
+            message = _STOP
+        wake.set()
+        if message == _STOP:
             stop.set()
-            wake.set()
+            return
 
-        threading.Thread(target=watch, name="omnimaint-scorer-parent", daemon=True).start()
+
+def _child(settings: ServiceSettings, bell: Connection, service: Connection) -> None:
+    """The child's main: plan and score rounds, hand each to the service, until the service says stop or is
+    gone."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (scorer process): %(message)s")
+    wake, stop = threading.Event(), threading.Event()
+    wake.set()  # score what is pending at once: data may have arrived while no child ran
+    threading.Thread(target=_listen, args=(bell, wake, stop), name="omnimaint-scorer-bell", daemon=True).start()
 
     def hand_over(todo: dict[str, np.ndarray], output: HealthOutput) -> None:
         service.send(("round", (todo, output)))
@@ -118,8 +152,7 @@ class ScorerProcess:
             settings,
             on_scored=metrics.scored,
         )
-        self._wake = _CONTEXT.Event()
-        self._stop = _CONTEXT.Event()
+        self._bell: _Doorbell | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._child: BaseProcess | None = None
@@ -149,14 +182,17 @@ class ScorerProcess:
         return self._ready.wait(timeout)
 
     def wake(self) -> None:
-        self._wake.set()
+        bell = self._bell
+        if bell is not None:
+            bell.ring(_WAKE)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the current round (the child is killed if it has not stopped within ``timeout``), then the
         notifier."""
         self._stopping.set()
-        self._stop.set()
-        self._wake.set()
+        bell = self._bell
+        if bell is not None:
+            bell.ring(_STOP)
         self._thread.join(timeout)
         child = self._child
         if child is not None and child.is_alive():
@@ -171,21 +207,26 @@ class ScorerProcess:
         failures_in_a_row = 0
         while not self._stopping.is_set():
             ours, theirs = _CONTEXT.Pipe()
+            bell = _Doorbell()
             child = _CONTEXT.Process(
                 target=_child,
-                args=(self.settings, self._wake, self._stop, theirs),
+                args=(self.settings, bell.child_end, theirs),
                 name="omnimaint-scorer",
                 daemon=True,
             )
             self._ready.clear()
             child.start()
             theirs.close()
-            self._child = child
+            bell.child_end.close()
+            self._child, self._bell = child, bell
+            if self._stopping.is_set():  # stop() came while this child was being started: it rang the last bell
+                bell.ring(_STOP)
             self.starts += 1
             started = time.monotonic()
             self._serve(ours)
             child.join()
             ours.close()
+            bell.close()
             if self._stopping.is_set():
                 return
             if time.monotonic() - started > 60:  # it had been scoring for a while

@@ -38,26 +38,55 @@ def _wait_for(condition: object, what: str, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
+def _kill(scorer: ScorerProcess) -> int:
+    """Kill the running child; returns its pid."""
+    pid = scorer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _wait_restarted(scorer: ScorerProcess, killed: int) -> None:
+    _wait_for(lambda: scorer.pid not in (None, killed), "the scorer process was not started again")
+
+
 def test_the_scorer_process_scores_reports_and_survives_being_killed(
-    make_service: ServiceFactory, live_plant: Path
+    make_service: ServiceFactory, live_plant: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = make_service(scorer_process=True, max_anchors=4)  # small rounds: killed in the middle of the work
     scorer = service.client.app.state.services.scorer  # type: ignore[attr-defined]
     assert isinstance(scorer, ScorerProcess)
     assert scorer.wait_ready(120), "the scorer process did not start"
-    first = scorer.pid
-    assert first is not None and first != os.getpid()
+    assert scorer.pid not in (None, os.getpid())
 
+    # Killed while it waits for data: waking its successor must not wait on the dead one (a multiprocessing
+    # Event did, forever, and ingestion with it).
+    _wait_restarted(scorer, _kill(scorer))
+    assert scorer.wait_ready(120), "the second scorer process did not start"
+
+    # Killed in the middle of the work: the service holds the child's second round until the child is dead.
+    storer, handed_over, dead = scorer._storer, threading.Event(), threading.Event()
+    commit = storer.commit
+
+    def commit_then_hold(todo: dict[str, object], output: object) -> None:
+        commit(todo, output)
+        if handed_over.is_set():
+            dead.wait(120)
+        handed_over.set()
+
+    monkeypatch.setattr(storer, "commit", commit_then_hold)
     _replay(service, live_plant, slice_=pd.Timedelta(hours=6).to_pytimedelta())
     predictor = service.client.app.state.services.predictor  # type: ignore[attr-defined]
     expected = _expected_anchors(predictor, live_plant)
-    _wait_for(lambda: scorer.rounds >= 1, "the first child scored nothing")
-    os.kill(first, signal.SIGKILL)
-    assert len(_scored(service)) < len(expected), "killed before it was done (else raise the plant's size)"
-    # The service starts another child, which scores the rest from where the store says the first stopped.
-    _wait_for(lambda: scorer.pid not in (None, first), "the scorer process was not started again")
+    assert len(expected) > 3 * 4, "too few windows for three rounds (raise the plant's size)"
+    _wait_for(handed_over.is_set, "the child handed over nothing")
+    killed = _kill(scorer)
+    assert len(_scored(service)) < len(expected)
+    dead.set()
+    _wait_restarted(scorer, killed)
+    # The next child scores the rest from where the store says the last one stopped.
     _wait_for(lambda: _scored(service) == expected, "the restarted scorer did not catch up")
-    assert scorer.starts == 2 and scorer.failures == 0
+    assert scorer.starts == 3 and scorer.failures == 0
 
     # The rounds reached the service's metrics: every window counted once, its lag measured, rounds timed.
     metrics = parse_samples(service.client.get("/metrics", headers=service.headers("viewer")).text)
