@@ -21,6 +21,8 @@ PACKAGES = [
     "omnimaint.baselines",
     "omnimaint.cli",
     "omnimaint.diagnosis",
+    "omnimaint.service.ui",
+    "omnimaint.service.synthetic",
 ]
 
 

@@ -258,7 +258,7 @@ def diagnose(
             )
         )
     if case_base is None:
-        past = PastCases(unavailable="no case base was given")
+        past = PastCases(unavailable="no case base was given", why="no_case_base")
     else:
         cases = bundle_case_base(predictor) if isinstance(case_base, str) else case_base
         past = past_cases(predictor, window, cases, asset_type=asset_type, before=stamp.to_pydatetime(), k=k_cases)

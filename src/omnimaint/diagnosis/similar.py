@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from omnimaint.data.windows import Batch
 from omnimaint.diagnosis.case_store import CASES_FILE, load_case_base
@@ -59,11 +60,14 @@ class PastCases:
         suggestions: The actions of the ``voters`` nearest cases, best first, each with how often it held.
         unavailable: Why there are none (no case base, no fused state on this backend, no states in the case
             base, no case before the diagnosed time); ``None`` when they were looked up.
+        why: What ``unavailable`` says, as a code a translated page can word: ``"no_case_base"``,
+            ``"none_before"``, or ``"error"`` (the case base or the backend could not give them).
     """
 
     cases: tuple[SimilarCase, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()
     unavailable: str | None = None
+    why: Literal["no_case_base", "none_before", "error"] | None = None
 
 
 def bundle_case_base(predictor: Predictor) -> CaseBase | None:
@@ -99,14 +103,16 @@ def past_cases(
         voters: Cases whose actions are ranked (at least ``k``).
     """
     if case_base is None:
-        return PastCases(unavailable=NO_CASE_BASE)
+        return PastCases(unavailable=NO_CASE_BASE, why="no_case_base")
     try:
         state = predictor.fused_state(window)[0]  # (D,)
         nearest = case_base.similar_cases(state, max(k, voters), asset_type=asset_type, before=before)
     except (BundleError, ConfigError) as exc:
-        return PastCases(unavailable=str(exc))
+        return PastCases(unavailable=str(exc), why="error")
     if not nearest:
-        return PastCases(unavailable=f"no case of the case base was opened before {before.isoformat()}")
+        return PastCases(
+            unavailable=f"no case of the case base was opened before {before.isoformat()}", why="none_before"
+        )
     cases = tuple(
         SimilarCase(
             case_id=m.case.case_id,

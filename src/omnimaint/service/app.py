@@ -6,7 +6,8 @@ Routes (OpenAPI at ``/docs``; every route but ``/health`` takes an API key, ``X-
 - ``PUT /api/assets`` (admin) registers assets; ``GET /api/assets`` lists them with their progress;
 - ``POST /api/ingest`` (operator) stores a batch of telemetry, events, work orders and waveform bursts whole
   or not at all; ``POST /api/assets/{asset_id}/frames`` (operator) stores one camera image;
-- ``GET /api/assets/{asset_id}/scores`` the stored outputs of every head over time.
+- ``GET /api/assets/{asset_id}/scores`` the stored outputs of every head over time;
+- ``/ui/…``: the dashboard (:mod:`omnimaint.service.ui`; a session cookie from sign-in instead of a key).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from omnimaint.service.scorer import ScorerThread
 from omnimaint.service.scorer_process import ScorerProcess
 from omnimaint.service.settings import ServiceSettings
 from omnimaint.service.store import TIMED, LiveStore
+from omnimaint.service.ui import mount_ui
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +184,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     _routes(app)
     _alarm_routes(app)
+    mount_ui(app, settings)
     return app
 
 
