@@ -32,7 +32,7 @@ from omnimaint.inference.bundle import Bundle
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.db import open_store
 from omnimaint.service.synthetic import fill_store
-from tests.bench.test_bench_service import _free_port
+from tests.unit.service.conftest import free_port
 
 pytestmark = pytest.mark.bench
 
@@ -48,19 +48,6 @@ SERVER_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ASSET_LINK = re.compile(r'href="/ui/assets/([^"?/]+)"')
 """An asset page's link; the fleet page's first is its riskiest asset's."""
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from omnimaint.sim import PlantConfig, simulate
-    from omnimaint.training.run import train
-    from tests.unit.training.tiny import tiny_config
-
-    plant = tmp_path_factory.mktemp("dashboard") / "plant"
-    simulate(PlantConfig(n_assets=3, days=10, seed=3, fault_rate_scale=3.0, telemetry_period_s=1800, workers=1), plant)
-    made = train(tiny_config(plant, tmp_path_factory.mktemp("dashboard-run")))
-    assert made is not None
-    return made
 
 
 def _sign_in(client: httpx.Client, key: str) -> None:
@@ -92,17 +79,26 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def test_dashboard_pages_with_500_assets_and_30_days(
-    bundle: Path, tmp_path: Path, request: pytest.FixtureRequest
+    tiny_service_bundle: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     data_dir = tmp_path / "service"
     engine = open_store(f"sqlite:///{data_dir / 'omnimaint.db'}")
     started = time.perf_counter()
-    filled = fill_store(engine, Bundle.load(bundle), assets=ASSETS, days=DAYS, seed=0)
+    filled = fill_store(engine, Bundle.load(tiny_service_bundle), assets=ASSETS, days=DAYS, seed=0)
     fill_s = time.perf_counter() - started
     key = create_key(engine, "dashboard bench", Role("viewer"))
     engine.dispose()
-    port = _free_port()
-    command = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(bundle), "--data-dir", str(data_dir)]
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "omnimaint",
+        "serve",
+        "--bundle",
+        str(tiny_service_bundle),
+        "--data-dir",
+        str(data_dir),
+    ]
     command += ["--port", str(port)]
     log = (tmp_path / "server.log").open("wb")  # a file, not an unread pipe that could fill and stall the server
     server = subprocess.Popen(

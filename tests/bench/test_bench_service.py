@@ -28,6 +28,7 @@ from omnimaint.inference.predictor import Predictor
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.db import open_store
 from omnimaint.service.loadtest import chattering_threshold, run_load
+from tests.unit.service.conftest import free_port
 
 pytestmark = pytest.mark.bench
 SECONDS = 60.0
@@ -39,26 +40,7 @@ RUNS = (("rest-max", None), ("rest", PACE), ("mqtt", PACE))
 """(run, points/s): REST as fast as the service acknowledges (its capacity), then REST and MQTT paced."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from omnimaint.sim import PlantConfig, simulate
-    from omnimaint.training.run import train
-    from tests.unit.training.tiny import tiny_config
-
-    plant = tmp_path_factory.mktemp("load") / "plant"
-    simulate(PlantConfig(n_assets=3, days=10, seed=3, fault_rate_scale=3.0, telemetry_period_s=1800, workers=1), plant)
-    made = train(tiny_config(plant, tmp_path_factory.mktemp("load-run")))
-    assert made is not None
-    return made
-
-
-def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_service_load(tiny_service_bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     try:
         socket.create_connection(("127.0.0.1", 1883), timeout=1).close()
         mqtt = "mqtt://127.0.0.1:1883"
@@ -67,7 +49,7 @@ def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureReque
     data_dir = tmp_path / "service"
     engine = open_store(f"sqlite:///{data_dir / 'omnimaint.db'}")
     key = create_key(engine, "load", Role("admin"))
-    vocab = Bundle.load(bundle).preprocessor.vocab
+    vocab = Bundle.load(tiny_service_bundle).preprocessor.vocab
 
     def registered(transport: str) -> list[dict[str, str]]:
         types = vocab.asset_types
@@ -76,14 +58,23 @@ def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureReque
     # Alarms that come and go all through the run: one abnormal window raises (or returns) an alarm, one normal
     # window clears it, no cool-down; the threshold is where half of one component's windows lie above it.
     threshold = chattering_threshold(
-        Predictor.from_bundle(bundle), {a["asset_id"]: a["asset_type"] for a in registered("rest")}
+        Predictor.from_bundle(tiny_service_bundle), {a["asset_id"]: a["asset_type"] for a in registered("rest")}
     )
     rules = tmp_path / "alarms.yaml"
     rule = f"threshold: {threshold!r}, deadband: 0.0, on_count: 1, window: 1, off_count: 1, cooldown: PT0S"
     rules.write_text(f"default: {{{rule}}}\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     site = f"load-{uuid.uuid4().hex[:6]}"
-    command = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(bundle), "--data-dir", str(data_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "omnimaint",
+        "serve",
+        "--bundle",
+        str(tiny_service_bundle),
+        "--data-dir",
+        str(data_dir),
+    ]
     command += ["--port", str(port), "--alarm-rules", str(rules), "--site", site]
     if mqtt:
         command += ["--mqtt", mqtt]
@@ -128,7 +119,7 @@ def test_service_load(bundle: Path, tmp_path: Path, request: pytest.FixtureReque
     (out / "service-load.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
-def test_worker_scaling(bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_worker_scaling(tiny_service_bundle: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Windows scored per second by 1 and by 2 `omnimaint worker` processes (NATS JetStream + PostgreSQL), the
     plant's data stored beforehand by the API (so the figure is the scoring alone)."""
     import uuid as uuid_
@@ -159,7 +150,7 @@ def test_worker_scaling(bundle: Path, tmp_path: Path, request: pytest.FixtureReq
         data_dir = tmp_path / f"service-{workers}"
         engine = db.open_store(store)
         key = create_key(engine, "scale", Role("admin"))
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "OMNIMAINT_BUS_STREAM": stream}
         api = subprocess.Popen(
             [
@@ -168,7 +159,7 @@ def test_worker_scaling(bundle: Path, tmp_path: Path, request: pytest.FixtureReq
                 "omnimaint",
                 "serve",
                 "--bundle",
-                str(bundle),
+                str(tiny_service_bundle),
                 "--db",
                 store,
                 "--bus",
@@ -203,7 +194,7 @@ def test_worker_scaling(bundle: Path, tmp_path: Path, request: pytest.FixtureReq
                         "omnimaint",
                         "worker",
                         "--bundle",
-                        str(bundle),
+                        str(tiny_service_bundle),
                         "--bus",
                         "nats://127.0.0.1:4222",
                         "--db",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from sqlalchemy import create_engine, text
 
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
+
+
+def free_port() -> int:
+    """A free local TCP port (bound, then released: nothing listens on it until a test starts a server there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

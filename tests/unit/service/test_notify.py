@@ -24,6 +24,7 @@ from omnimaint.service.alarm_engine import AlarmCleared, AlarmPeak, AlarmRaised,
 from omnimaint.service.alarms import apply_transitions
 from omnimaint.service.db import make_engine, metadata
 from omnimaint.service.notify import Notifier, NotifySettings, verify_signature
+from tests.unit.service.conftest import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,13 +114,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.01)
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stored_rows(asset_id: str = "P-101") -> list[dict[str, Any]]:

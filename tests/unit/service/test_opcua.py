@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,17 +25,12 @@ from asyncua import Node, Server, ua
 from omnimaint.errors import ConfigError
 from omnimaint.service.ingest import Accepted, IngestBatch, IngestRejected
 from omnimaint.service.opcua import OpcuaIngester, OpcuaMap, _batch_key, _Reading, load_map
+from tests.unit.service.conftest import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
 NAMESPACE = "urn:omnimaint:test-plant"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,19 +19,14 @@ from sqlalchemy import create_engine, func, select
 from omnimaint.data.dataset import Dataset
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
+from tests.unit.service.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, bundle: Path, data_dir: Path, rules: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.args = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(bundle), "--data-dir", str(data_dir)]
         self.args += ["--port", str(self.port), "--alarm-rules", str(rules)]
         self.process: subprocess.Popen[bytes] | None = None

@@ -44,10 +44,19 @@ def _horizons(services: ServiceParts) -> tuple[tuple[float, ...], float | None]:
     return hours, (float(thresholds[0]) if thresholds else None)
 
 
-def _fleet_context(
-    services: ServiceParts, site: str | None, line: str | None, asset_type: str | None
-) -> dict[str, Any]:
-    chosen = FleetFilter(site or None, line or None, asset_type or None)
+def _fleet_filter(
+    site: Choice = None,
+    line: Choice = None,
+    asset_type: Annotated[str | None, Query(alias="type", max_length=200)] = None,
+) -> FleetFilter:
+    """The fleet page's filters from its query (an empty choice is none)."""
+    return FleetFilter(site or None, line or None, asset_type or None)
+
+
+Chosen = Annotated[FleetFilter, Depends(_fleet_filter)]
+
+
+def _fleet_context(services: ServiceParts, chosen: FleetFilter) -> dict[str, Any]:
     horizons, threshold = _horizons(services)
     return {
         "fleet": read_fleet(services.store.engine, chosen),
@@ -59,32 +68,20 @@ def _fleet_context(
 
 @router.get("/", response_class=HTMLResponse)
 def fleet_page(
-    request: Request,
-    dashboard: DashboardDep,
-    services: ServicesDep,
-    user: Viewer,
-    site: Choice = None,
-    line: Choice = None,
-    asset_type: Annotated[str | None, Query(alias="type", max_length=200)] = None,
+    request: Request, dashboard: DashboardDep, services: ServicesDep, user: Viewer, chosen: Chosen
 ) -> HTMLResponse:
     """Every asset's health, failure risk per horizon, RUL and active alarms, riskiest first."""
-    context = _fleet_context(services, site, line, asset_type)
+    context = _fleet_context(services, chosen)
     context["choices"] = fleet_choices(services.store.engine)
     return dashboard.page(request, services, "fleet.html", context, user=user)
 
 
 @router.get("/fleet/table", response_class=HTMLResponse)
 def fleet_table(
-    request: Request,
-    dashboard: DashboardDep,
-    services: ServicesDep,
-    user: Viewer,
-    site: Choice = None,
-    line: Choice = None,
-    asset_type: Annotated[str | None, Query(alias="type", max_length=200)] = None,
+    request: Request, dashboard: DashboardDep, services: ServicesDep, user: Viewer, chosen: Chosen
 ) -> HTMLResponse:
     """The fleet table alone (reloaded when scores or alarms change)."""
-    context = _fleet_context(services, site, line, asset_type)
+    context = _fleet_context(services, chosen)
     return dashboard.pages.render(request, "_fleet_table.html", {**context, "user": user})
 
 

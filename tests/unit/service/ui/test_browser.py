@@ -29,6 +29,7 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.replay import assets_payload
+from tests.unit.service.conftest import free_port
 from tests.unit.service.ui.conftest import ALARM_RULES
 
 CHROMIUM = Path(os.environ.get("OMNIMAINT_CHROMIUM", "/usr/bin/chromium"))
@@ -71,14 +72,6 @@ class Served:
         return list(answer.json())
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -95,7 +88,7 @@ def served(case_bundle: Path, live_plant: Path, tmp_path_factory: pytest.TempPat
     engine.dispose()
     rules = folder / "alarms.yaml"
     rules.write_text(ALARM_RULES, encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "omnimaint", "serve", "--bundle", str(case_bundle), "--data-dir", str(data_dir)]
     command += ["--port", str(port), "--alarm-rules", str(rules), "--scorer-thread"]  # quicker to start
     log = (folder / "serve.log").open("wb")
