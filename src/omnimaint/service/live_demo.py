@@ -54,6 +54,7 @@ def serve_demo(
                 raise OSError(f"the service did not start on port {port} (the reason is logged above)")
             time.sleep(0.1)
         say(f"service: {url} (API docs {url}/docs); API key (admin, shown once): {key}")
+        say(f"dashboard: {url}/ui/ (sign in with that key)")
         say(f"replaying {plant} at {speed:g}× (an hour of data per {3600 / speed:g} s); Ctrl-C stops")
         replayer = threading.Thread(
             target=replay,

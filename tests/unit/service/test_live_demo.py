@@ -35,6 +35,7 @@ def test_the_demo_serves_the_bundle_and_replays_the_plant(
         serve_demo(trained_bundle, live_plant, tmp_path / "service", port=port, speed=1e6, say=say)
     assert lines[0].startswith(f"service: http://127.0.0.1:{port}")
     assert "API key (admin, shown once): om_" in lines[0]
+    assert lines[1] == f"dashboard: http://127.0.0.1:{port}/ui/ (sign in with that key)"
     engine = db.make_engine(f"sqlite:///{tmp_path / 'service' / 'omnimaint.db'}")
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(db.telemetry)).scalar_one() > 0
