@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("cmapss", "cmapss", "gbdt", "rmse", ("<", 25.0)),
     ("cmapss", "cmapss", "minirocket", "rmse", ("<", 35.0)),
     ("cmapss", "cmapss-long", "gbdt", "rmse", ("<", 25.0)),
+    ("cmapss", "cmapss-regimes", "gbdt", "rmse", ("<", 25.0)),
     ("cwru", "cwru", "spectral", "accuracy", (">", 0.9)),
     ("cwru", "cwru", "minirocket", "accuracy", (">", 0.9)),
     ("cwru", "cwru-cross-load", "spectral", "accuracy", (">", 0.5)),

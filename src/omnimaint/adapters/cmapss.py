@@ -292,6 +292,7 @@ def _manifest(src: Path, subsets: Sequence[str]) -> Manifest:
                 sampling_rate_hz=_CYCLE_HZ,
                 asset_types=(ASSET_TYPE,),
                 description=f"{_DESCRIPTIONS[name][0]} (one reading per cycle; 1 cycle is placed as 1 hour)",
+                role="operating_setting" if name.startswith("setting") else "reading",
             )
             for name in CHANNELS
         ),

@@ -69,7 +69,7 @@ def bench(
 @commands.command()
 @reports_errors
 def tune(
-    protocol: Annotated[str, typer.Argument(help="cmapss, cmapss-long or images.")],
+    protocol: Annotated[str, typer.Argument(help="A protocol with a validation split, e.g. cmapss-long.")],
     dataset: Annotated[Path, typer.Option("--dataset", help="Canonical dataset folder.", show_default=False)],
     method: Annotated[str, typer.Option("--method", help="Method registered for the protocol.", show_default=False)],
     setting: Annotated[

@@ -35,6 +35,8 @@ class ChannelInfo(_Frozen):
             for waveforms.
         asset_types: Asset types that carry the channel (``None``: all).
         description: Free text.
+        role: ``reading`` (measures the machine) or ``operating_setting`` (sets its operating regime: altitude,
+            throttle, load, speed …; see :mod:`omnimaint.data.regimes`).
     """
 
     name: str
@@ -43,6 +45,7 @@ class ChannelInfo(_Frozen):
     sampling_rate_hz: float | None = Field(default=None, gt=0)
     asset_types: tuple[str, ...] | None = None
     description: str = ""
+    role: Literal["reading", "operating_setting"] = "reading"
 
 
 class CameraInfo(_Frozen):

@@ -72,6 +72,30 @@ def _image_isolation_forest(seed: int) -> Any:
     return Pipeline([("features", ImageTextureFeatures()), ("detector", IsolationForestDetector(random_state=seed))])
 
 
+def _patchcore(seed: int) -> Any:
+    from omnimaint.evaluation.patchcore import PatchCoreDetector
+
+    return PatchCoreDetector(random_state=seed)
+
+
+def _patchcore_texture(seed: int) -> Any:
+    from omnimaint.evaluation.patchcore import PatchCoreDetector
+
+    # Chosen on validation images of the NEU training split (docs/benchmarks.md, "NEU anomaly detection"):
+    # deeper stages, contrast-normalised images, all eight flips/transposes in the memory bank and at test
+    # time, the mean patch distance.
+    return PatchCoreDetector(
+        input_size=160,
+        stages=(4, 6),
+        coreset_ratio=0.02,
+        image_score="mean",
+        contrast_normalise=True,
+        augment="dihedral",
+        test_views="dihedral",
+        random_state=seed,
+    )
+
+
 def _bm25(seed: int) -> Any:
     from omnimaint.baselines.bm25 import BM25Retriever
 
@@ -86,7 +110,7 @@ def _hybrid(seed: int) -> Any:
 
 def register_builtin_methods() -> None:
     """Register every baseline with the protocols it fits."""
-    for protocol in ("cmapss", "cmapss-long"):
+    for protocol in ("cmapss", "cmapss-long", "cmapss-regimes"):
         register_method(protocol, "gbdt", _cmapss_gbdt, "gradient-boosted trees on window statistics")
     register_method("cmapss", "minirocket", _cmapss_minirocket, "MiniRocket (2,000 kernels) + ridge regression")
     for protocol in ("cwru", "cwru-cross-load"):
@@ -97,6 +121,18 @@ def register_builtin_methods() -> None:
     register_method("images", "texture-gbdt", _image_features, "texture features + gradient-boosted trees")
     register_method(
         "images-anomaly", "isolation-forest", _image_isolation_forest, "texture features + Isolation Forest"
+    )
+    register_method(
+        "images-anomaly",
+        "patchcore",
+        _patchcore,
+        "PatchCore (Roth et al. 2022) on ImageNet EfficientNet-Lite0 patch features; anomaly maps for pixel AUROC",
+    )
+    register_method(
+        "images-anomaly",
+        "patchcore-texture",
+        _patchcore_texture,
+        "PatchCore for one-texture images: contrast-normalised, flips/transposes in the bank, mean patch distance",
     )
     register_method("maintenance-text", "bm25", _bm25, "Okapi BM25 over problem texts")
     register_method(

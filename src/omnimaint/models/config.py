@@ -44,13 +44,16 @@ class WaveformEncoderConfig(_Frozen):
 
 
 class VisionEncoderConfig(_Frozen):
-    """Frame encoder: a compact CNN in plain PyTorch, or a ``transformers`` vision backbone.
+    """Frame encoder: a compact CNN or ImageNet EfficientNet-Lite in plain PyTorch, or a ``transformers`` backbone.
 
     Attributes:
-        name: ``cnn`` or ``hf`` (a Hugging Face backbone).
+        name: ``cnn``, ``efficientnet_lite`` (ImageNet EfficientNet-Lite, weights read offline) or ``hf`` (a
+            Hugging Face backbone).
         width: Base width of the CNN.
-        backbone: For ``hf``: a model name on the hub or a local path.
-        freeze: For ``hf``: keep the backbone's weights fixed.
+        backbone: For ``hf``: a model name on the hub or a local path. For ``efficientnet_lite``: a variant
+            (``efficientnet-lite0``, the default, ``-lite1``, ``-lite2``: packaged weights) or
+            ``<variant>=<local .pth/.safetensors file>``.
+        freeze: For ``hf`` and ``efficientnet_lite``: keep the backbone's weights fixed.
         grid: Spatial tokens per side per frame (the CNN pools to ``grid`` × ``grid``).
         refine: CNN: add a stride-1 convolution after each of the first two downsampling stages (finer
             texture, e.g. surface defects, at about 2.5 times the compute).

@@ -13,6 +13,7 @@ import pytest
 from omnimaint.adapters import SYNTHETIC_EPOCH, import_cmapss
 from omnimaint.adapters.cmapss import CHANNELS
 from omnimaint.data import validate_dataset
+from omnimaint.data.regimes import operating_settings
 from omnimaint.errors import ConfigError, DatasetError
 
 from .source_files import cmapss_line, write_cmapss
@@ -38,6 +39,7 @@ def test_converts_engines_cycles_and_failures(tmp_path: Path, gz: bool) -> None:
     telemetry = dataset.table("telemetry")
     assert len(telemetry) == (5 + 3 + 2 + 4) * 24
     assert dataset.manifest.channel_names("telemetry") == CHANNELS
+    assert operating_settings(dataset.manifest) == ("setting1", "setting2", "setting3")  # the regime is set by these
     assert set(telemetry["channel"]) == set(CHANNELS)
     engine = telemetry[telemetry["asset_id"] == "FD001-train-001"]
     assert sorted(engine["ts"].unique()) == [hours(k) for k in range(1, 6)]  # cycle k ↦ k hours after the epoch

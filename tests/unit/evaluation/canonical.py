@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from omnimaint.data import Dataset, Manifest, write_dataset
+from omnimaint.data import ChannelInfo, Dataset, Manifest, write_dataset
 from omnimaint.data.schema import SCHEMA_VERSION
 
 EPOCH = pd.Timestamp("2000-01-01", tz="UTC")
@@ -76,6 +76,26 @@ def cmapss_dataset(
         _manifest("cmapss-tiny"),
         {"assets": pd.DataFrame(assets), "telemetry": pd.concat(telemetry), "failures": pd.DataFrame(failures)},
     )
+
+
+def cmapss_regime_dataset(path: Path) -> Dataset:
+    """``cmapss_dataset`` whose cycles each run at one of three set points of ``setting1`` (declared an operating
+    setting), with ``s2`` raised by 30 per set point: far more than the wear trend of at most 5."""
+    base = cmapss_dataset(path.parent / f"{path.name}-base")
+    telemetry = base.table("telemetry")
+    cycles = telemetry.loc[telemetry["channel"] == "setting1", ["asset_id", "ts"]]
+    regime = cycles.assign(regime=np.random.default_rng(7).integers(3, size=len(cycles)))
+    telemetry = telemetry.merge(regime, on=["asset_id", "ts"])
+    is_setting, is_s2 = telemetry["channel"] == "setting1", telemetry["channel"] == "s2"
+    telemetry.loc[is_setting, "value"] += 20.0 * telemetry.loc[is_setting, "regime"]
+    telemetry.loc[is_s2, "value"] += 30.0 * telemetry.loc[is_s2, "regime"]
+    channels = tuple(
+        ChannelInfo(name=c, kind="telemetry", role="operating_setting" if c == "setting1" else "reading")
+        for c in ("s1", "s2", "setting1")
+    )
+    manifest = Manifest(schema_version=SCHEMA_VERSION, name="cmapss-regimes", channels=channels)
+    tables = {"assets": base.table("assets"), "failures": base.table("failures")}
+    return write_dataset(path, manifest, {**tables, "telemetry": telemetry.drop(columns="regime")})
 
 
 CWRU_FREQUENCIES = {

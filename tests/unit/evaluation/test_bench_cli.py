@@ -157,7 +157,7 @@ def test_bench_help_lists_every_registered_protocol() -> None:
     for name in list_protocols():
         assert name in result.output
     assert "cmapss-long" in result.output
-    assert "for cmapss, cmapss-long" in result.output  # --subset says which protocols take it
+    assert "for cmapss, cmapss-long, cmapss-regimes" in result.output  # --subset says which protocols take it
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,10 +23,13 @@ from omnimaint.evaluation.protocols.cmapss import (
     build_arrays,
     cmapss_subsets,
     load_engines,
+    rul_scores,
     run_cmapss,
+    score_cmapss_bundle,
+    validate_cmapss,
     windows_ending_at,
 )
-from tests.unit.evaluation.canonical import cmapss_dataset
+from tests.unit.evaluation.canonical import cmapss_dataset, cmapss_regime_dataset
 
 
 def two_subset_dataset(path: Path, *, wear_sensors: bool = False) -> Dataset:
@@ -139,6 +144,54 @@ def test_test_like_validation_scores_late_cycles_against_the_uncapped_rul(
     assert late.max() > 50  # uncapped: beyond the training cap
 
 
+def test_rul_scores_cap_the_truth_at_the_training_cap_by_hand() -> None:
+    true = np.array([10.0, 100.0, 200.0])
+    predicted = np.array([20.0, 125.0, 125.0])
+    scores = rul_scores(true, predicted, rul_cap=125)
+    # capped truth [10, 100, 125]: errors 10, 25, 0; uncapped: 10, 25, -75
+    assert scores["rmse"] == pytest.approx(math.sqrt((10**2 + 25**2 + 0**2) / 3))  # 15.546
+    assert scores["rmse_uncapped"] == pytest.approx(math.sqrt((10**2 + 25**2 + 75**2) / 3))  # 46.007
+    late = (math.exp(10 / 10) - 1) + (math.exp(25 / 10) - 1)  # the third engine is exact once capped
+    assert scores["nasa_score"] == pytest.approx(late)
+    assert scores["nasa_score_uncapped"] == pytest.approx(late + math.exp(75 / 13) - 1)  # 75 cycles early
+
+
+def test_headline_rmse_is_against_the_capped_truth_and_the_record_keeps_every_engine(dataset: Dataset) -> None:
+    """A predictor that says the cap everywhere is exact on every engine past the cap: the headline ``rmse``
+    counts no error there, ``rmse_uncapped`` does."""
+    config = CmapssConfig(rul_cap=30)
+    result = run_cmapss(dataset, lambda seed: _Recorder(30.0), seed=0, config=config)
+    test = [e for e in load_engines(dataset)[0] if e.split == "test"]
+    true = np.array([e.rul[-1] for e in test])
+    assert (true > 30).sum() >= 2 and (true < 30).any()  # both sides of the cap are exercised
+    assert result.metrics["rmse"] == pytest.approx(rmse(np.minimum(true, 30), np.full(len(true), 30.0)))
+    assert result.metrics["rmse_uncapped"] == pytest.approx(rmse(true, np.full(len(true), 30.0)))
+    assert result.metrics["rmse"] < result.metrics["rmse_uncapped"]
+    assert result.metrics["nasa_score"] < result.metrics["nasa_score_uncapped"]
+    assert result.details["rul_cap"] == 30
+    assert result.details["predictions"] == {e.asset_id: {"predicted": 30.0, "true_rul": e.rul[-1]} for e in test}
+
+
+def test_a_bundle_is_scored_against_the_truth_capped_at_its_own_cap(dataset: Dataset) -> None:
+    """The bundle path caps the truth at the bundle's ``rul_cap`` (one hour = one cycle)."""
+    test = [e for e in load_engines(dataset)[0] if e.split == "test"]
+    true = np.array([e.rul[-1] for e in test])
+
+    def windows(_: Dataset, anchors: pd.DataFrame) -> SimpleNamespace:
+        return SimpleNamespace(anchors=anchors)
+
+    predictor: Any = SimpleNamespace(
+        bundle=SimpleNamespace(window=SimpleNamespace(rul_cap=pd.Timedelta(hours=40))),
+        windows=windows,
+        predict_windows=lambda w, **_: SimpleNamespace(rul_hours=np.full(len(w.anchors), 40.0)),
+    )
+    result = score_cmapss_bundle(dataset, predictor)
+    assert result.metrics["rmse"] == pytest.approx(rmse(np.minimum(true, 40), np.full(len(true), 40.0)))
+    assert result.metrics["rmse_uncapped"] == pytest.approx(rmse(true, np.full(len(true), 40.0)))
+    assert result.metrics["rmse"] < result.metrics["rmse_uncapped"]
+    assert result.details["predictions"][test[0].asset_id] == {"predicted": 40.0, "true_rul": true[0]}
+
+
 def test_validation_split_is_by_engine(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     from omnimaint.evaluation.protocols import cmapss
 
@@ -249,10 +302,65 @@ def test_an_unknown_subset_or_a_subset_for_another_protocol_is_refused(two_subse
     ):
         run_protocol(two_subsets, "cmapss", lambda seed: _Recorder(40.0), subset="FD004")
     with pytest.raises(
-        ProtocolError, match=r"protocol 'cwru' has no subsets \(--subset applies to: cmapss, cmapss-long\)"
+        ProtocolError,
+        match=r"protocol 'cwru' has no subsets \(--subset applies to: cmapss, cmapss-long, cmapss-regimes\)",
     ):
         run_protocol(two_subsets, "cwru", lambda seed: _Recorder(40.0), subset="FD001")
 
 
 def test_a_single_subset_needs_no_note(dataset: Dataset) -> None:
     assert run_cmapss(dataset, lambda seed: _Recorder(40.0)).notes == ()
+
+
+@pytest.fixture(scope="module")
+def regimes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cmapss_regime_dataset(tmp_path_factory.mktemp("cmapss-regimes") / "d")
+
+
+def test_per_regime_normalisation_removes_the_set_point_jumps_and_adds_the_regime_as_input(regimes: Dataset) -> None:
+    plain = run_cmapss(regimes, lambda seed: _Recorder(40.0), seed=0)
+    assert plain.details["channels"] == ["s2", "setting1"] and "regimes" not in plain.details
+    _Recorder.calls.clear()
+    result = run_cmapss(regimes, lambda seed: _Recorder(40.0), seed=0, config=CmapssConfig(regimes=True))
+    assert len(result.details["regimes"]["centroids"]) == 3  # found by k-means on the declared setting
+    names = result.details["channels"]
+    assert names == ["s2", "regime_0", "regime_1", "regime_2"]  # the setting enters as the regime
+    last = _Recorder.calls[-1][0][:, :, -1]  # (windows, channels) at each window's last cycle
+    regime = last[:, 1:].argmax(axis=1)
+    s2_means = [last[regime == k, 0].mean() for k in range(3)]
+    assert np.ptp(s2_means) < 0.2  # each regime's s2 centred on its own mean: the steps of 30 are gone
+    assert set(result.details["config"]) >= {"regimes", "n_regimes"}
+
+
+def test_regimes_are_fitted_on_the_training_engines_of_each_fit_alone(
+    regimes: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnimaint.evaluation.protocols import cmapss
+
+    fitted_rows: list[int] = []
+    original = cmapss.fit_regimes
+
+    def spy(settings: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        fitted_rows.append(len(settings))
+        return original(settings, *args, **kwargs)
+
+    monkeypatch.setattr(cmapss, "fit_regimes", spy)
+    _Recorder.calls.clear()
+    result = run_cmapss(regimes, lambda seed: _Recorder(40.0), seed=0, config=CmapssConfig(regimes=True, n_regimes=3))
+    (inner_x, _), (full_x, _) = _Recorder.calls
+    assert fitted_rows == [len(inner_x), len(full_x)]  # validation fit: its inner engines; test fit: all training
+    assert fitted_rows[1] == result.details["n_train_windows"]  # one window per training cycle, no test cycle
+
+
+def test_tuning_validates_with_the_regimes_as_the_protocol_does(regimes: Dataset) -> None:
+    config = CmapssConfig(regimes=True)
+    alone = validate_cmapss(regimes, lambda seed: _Recorder(40.0), seed=0, split_seed=0, config=config)
+    within = run_cmapss(regimes, lambda seed: _Recorder(40.0), seed=0, config=config).metrics
+    assert alone == {k: within[k] for k in ("val_rmse", "val_rmse_test_like")}
+
+
+def test_regimes_need_declared_operating_settings(dataset: Dataset) -> None:
+    with pytest.raises(ProtocolError, match=r"manifest declares none among the telemetry"):
+        run_cmapss(dataset, lambda seed: _Recorder(40.0), config=CmapssConfig(regimes=True))
+    with pytest.raises(ProtocolError, match=r"n_regimes >= 1"):
+        CmapssConfig(regimes=True, n_regimes=0)

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from omnimaint.data import Dataset
-from omnimaint.evaluation.protocols.images import (
-    ImageConfig,
-    anomaly_tasks,
-    image_split,
-    load_images,
-    run_image_anomaly,
-    run_image_classification,
-)
+from omnimaint.evaluation.protocols.images import ImageConfig, image_split, load_images, run_image_classification
+from omnimaint.evaluation.protocols.images_anomaly import anomaly_tasks, run_image_anomaly
 from tests.unit.evaluation.canonical import image_dataset
 
 CLASSES = ("horizontal", "vertical", "checks")

@@ -21,6 +21,7 @@ from tests.unit.evaluation.canonical import maintenance_dataset
 EXPECTED = {
     "cmapss": {"gbdt", "minirocket"},
     "cmapss-long": {"gbdt"},
+    "cmapss-regimes": {"gbdt"},
     "cwru": {"spectral", "minirocket"},
     "cwru-cross-load": {"spectral", "minirocket"},
     "azure-pdm": {"gbdt", "isolation-forest"},

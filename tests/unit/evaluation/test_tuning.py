@@ -48,7 +48,10 @@ def test_settings_reach_the_estimator_and_unknown_ones_are_named() -> None:
         run_tuning("cmapss", Path("/nonexistent"), "gbdt", {"max_iterr": 3})  # fails before reading data
     with pytest.raises(ConfigError, match="patch"):  # a bundle's settings are its training config's
         run_tuning("cmapss", Path("/nonexistent"), "omnimodel", {"patch": 3})
-    with pytest.raises(ProtocolError, match="offered for azure-pdm, cmapss, cmapss-long, images, not 'cwru'"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"offered for azure-pdm, cmapss, cmapss-long, cmapss-regimes, images(, images-anomaly)?, not 'cwru'",
+    ):
         run_tuning("cwru", Path("/nonexistent"), "spectral", {})
 
 

@@ -21,6 +21,7 @@ from omnimaint.evaluation.tuning import with_settings
 from tests.unit.evaluation.canonical import (
     azure_dataset,
     cmapss_dataset,
+    cmapss_regime_dataset,
     cwru_dataset,
     image_dataset,
     maintenance_dataset,
@@ -29,6 +30,7 @@ from tests.unit.evaluation.canonical import (
 DATASETS: dict[str, Callable[[Path], Dataset]] = {
     "cmapss": lambda path: cmapss_dataset(path, wear_sensors=True),
     "cmapss-long": lambda path: cmapss_dataset(path, wear_sensors=True),
+    "cmapss-regimes": cmapss_regime_dataset,
     "cwru": cwru_dataset,
     "cwru-cross-load": lambda path: cwru_dataset(path, loads=(0, 1)),
     "azure-pdm": azure_dataset,

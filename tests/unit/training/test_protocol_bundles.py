@@ -130,6 +130,6 @@ def test_cmapss_bundle_is_an_ensemble_scored_on_each_test_engine_last_cycle(tmp_
     assert set(inputs) == {"train", "test"}
     assert len(inputs["test"]) == result.details["n_test_engines"] == 6  # one anchor per test engine
     assert set(bundle.metrics["data"]["splits"]["train"]["assets"]) == set(inputs["train"].anchors["asset_id"])
-    assert all(0 <= rul <= 125 for rul in result.details["predictions"].values())
+    assert all(0 <= engine["predicted"] <= 125 for engine in result.details["predictions"].values())
     assert abs(result.metrics["rmse_onnx"] - result.metrics["rmse"]) < 1e-3
     assert abs(result.metrics["rmse_onnx_int8"] - result.metrics["rmse"]) < 5

@@ -33,6 +33,7 @@ from omnimaint.evaluation.protocols.base import (
 )
 from omnimaint.evaluation.protocols.cmapss import (
     LONG_HISTORY,
+    PER_REGIME,
     CmapssConfig,
     cmapss_inputs,
     cmapss_subsets,
@@ -51,12 +52,12 @@ from omnimaint.evaluation.protocols.cwru import (
 from omnimaint.evaluation.protocols.images import (
     ImageConfig,
     image_inputs,
-    run_image_anomaly,
     run_image_classification,
     score_image_bundle,
     validate_image_bundle,
     validate_image_classification,
 )
+from omnimaint.evaluation.protocols.images_anomaly import run_image_anomaly, validate_image_anomaly
 from omnimaint.evaluation.protocols.inputs import has_asset_type as _has_asset_type
 from omnimaint.evaluation.protocols.maintenance_text import TextRetrievalConfig, run_maintenance_text
 from omnimaint.evaluation.protocols.running import run_protocol
@@ -85,6 +86,17 @@ register_protocol(
         bundle_inputs=cmapss_inputs,
         score_bundle=score_cmapss_bundle,
         tuning=Tuning(validate_cmapss, LONG_HISTORY, validate_cmapss_bundle),
+    )
+)
+register_protocol(
+    ProtocolSpec(
+        name="cmapss-regimes",
+        run=partial(run_cmapss, config=PER_REGIME),
+        applies=lambda d: _has_asset_type(d, "turbofan"),
+        summary="as cmapss-long, each reading z-scored per operating regime (k-means on the declared settings)",
+        reference="Saxena et al., PHM 2008; Wang et al., PHM 2008; Li, Ding & Sun, RESS 2018",
+        subsets=cmapss_subsets,
+        tuning=Tuning(validate_cmapss, PER_REGIME),
     )
 )
 register_protocol(
@@ -135,8 +147,12 @@ register_protocol(
     ProtocolSpec(
         name="images-anomaly",
         run=run_image_anomaly,
+        tuning=Tuning(validate_image_anomaly, ImageConfig()),
         applies=lambda d: d.has("frames"),
-        summary="train on normal images only; image-level AUROC (one-class-vs-rest without a normal class)",
+        summary=(
+            "train on normal images only; image-level AUROC (one-class-vs-rest without a normal class), "
+            "pixel-level AUROC where masks exist"
+        ),
         reference="Bergmann et al., CVPR 2019 (MVTec AD); Ruff et al., ICML 2018 (one-class protocol)",
     )
 )
@@ -153,6 +169,7 @@ register_builtin_methods()
 
 __all__ = [
     "LONG_HISTORY",
+    "PER_REGIME",
     "BundleTrainer",
     "CmapssConfig",
     "CwruConfig",
@@ -192,6 +209,7 @@ __all__ = [
     "validate_azure_pdm_bundle",
     "validate_cmapss",
     "validate_cmapss_bundle",
+    "validate_image_anomaly",
     "validate_image_bundle",
     "validate_image_classification",
 ]

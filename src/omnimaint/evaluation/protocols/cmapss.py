@@ -8,13 +8,17 @@ Sun (RESS 2018):
 - Inputs are windows of the last 30 cycles of every channel that varies in the training data, z-scored
   with training statistics; windows of engines with fewer cycles are padded by repeating their first cycle.
 - Every cycle of every training engine ends one training window.
-- Test: one window per test engine, ending at its last cycle; scored against the true (uncapped) RUL
-  by RMSE and by the PHM 2008 asymmetric score (:func:`omnimaint.evaluation.metrics.nasa_score`).
+- Test: one window per test engine, ending at its last cycle, scored by RMSE and by the PHM 2008 asymmetric
+  score (:func:`omnimaint.evaluation.metrics.nasa_score`) against the true RUL *capped at the training cap*,
+  ``min(true RUL, rul_cap)`` (``rmse``, ``nasa_score``: the headline, as the published figures are scored;
+  under uncapped truth even a perfect capped predictor scores 3.74 on FD001 and 18.32 on FD002), and against
+  the uncapped true RUL (``rmse_uncapped``, ``nasa_score_uncapped``). See :func:`rul_scores`.
 - Any tuning uses a validation split of training engines *by engine* (never by window); the protocol
   reports the validation RMSE of a fit on the remaining engines, then refits on all training engines.
   ``val_rmse`` scores every cycle of the held-out engines against capped targets (mostly the easy plateau
   at the cap); ``val_rmse_test_like`` scores only their cycles with a true RUL of at most
-  ``test_like_max_rul`` against the *uncapped* RUL, as the test does — the one to tune on.
+  ``test_like_max_rul`` against the *uncapped* RUL, as ``rmse_uncapped`` does — the one to tune on (left uncapped
+  so that earlier tuning figures stay comparable; it differs from a capped one only on true RULs of 125–150).
 
 ``cmapss-long`` (:data:`LONG_HISTORY`) is the same protocol (targets, test points, validation) given what a
 test engine's history holds at prediction time beyond the last 30 cycles of Li et al.: windows of the last
@@ -22,6 +26,12 @@ test engine's history holds at prediction time beyond the last 30 cycles of Li e
 cycles recorded since its first (the ``time, in cycles`` column of the NASA files), as one more input
 channel, and each reading's *drift*, the reading minus its mean over the engine's first 20 cycles (where
 the engine started). All were chosen on ``val_rmse_test_like`` (docs/benchmarks.md), never on test engines.
+
+``cmapss-regimes`` (:data:`PER_REGIME`) is ``cmapss-long`` with each reading z-scored per operating regime before
+the drift and the windows are taken: the regimes are found by k-means on the operating-setting channels the
+manifest declares (the C-MAPSS adapter declares its three settings), fitted on the training engines of each fit,
+and enter as indicator channels (:mod:`omnimaint.data.regimes`). FD002 and FD004 run in six regimes that change
+from cycle to cycle, which a normalisation over all regimes at once leaves as the largest signal.
 
 Canonical form (see the C-MAPSS adapter): assets ``FD001-train-001`` / ``FD001-test-001`` of type
 ``turbofan`` with metadata ``{"subset", "split", "unit"}``; cycle ``k`` at ``2000-01-01 + k hours``; a
@@ -41,6 +51,7 @@ import pandas as pd
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.data.regimes import OperatingRegimes, fit_regimes, operating_settings
 from omnimaint.evaluation.metrics import nasa_score, rmse
 from omnimaint.evaluation.protocols.base import BundleTrainer, MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type, wide_telemetry
@@ -77,6 +88,11 @@ class CmapssConfig:
         development: For a bundle (:func:`cmapss_inputs`): train on the training engines outside the validation
             split and test on the held-out engines' cycles with a true RUL of at most ``test_like_max_rul``
             (``val_rmse_test_like``), for tuning; no test engine is read.
+        regimes: Z-score each reading with the statistics of its operating regime, found by k-means on the
+            operating-setting channels the manifest declares, fitted on the training engines of each fit
+            (:mod:`omnimaint.data.regimes`); the settings then enter only as the regime's indicators,
+            channels ``regime_<k>`` (estimators only: the bundle path reads its window from the model config).
+        n_regimes: Number of regimes with ``regimes``; ``None`` chooses it (FD001 gives 1, FD002 6).
     """
 
     subset: str | None = None
@@ -87,21 +103,30 @@ class CmapssConfig:
     age_channel: bool = False
     baseline_cycles: int = 0
     development: bool = False
+    regimes: bool = False
+    n_regimes: int | None = None
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.baseline_cycles < 0:
             raise ProtocolError(f"C-MAPSS needs window >= 1 and baseline_cycles >= 0, not {self}")
+        if self.n_regimes is not None and self.n_regimes < 1:
+            raise ProtocolError(f"C-MAPSS needs n_regimes >= 1 (or none, to choose it), not {self.n_regimes}")
 
-    def input_channels(self, channels: list[str]) -> list[str]:
-        """Names of the input channels, in the column order of :meth:`EngineRecord.inputs`."""
+    def input_channels(self, channels: list[str], n_regimes: int = 0) -> list[str]:
+        """Names of the input channels, in the column order of :meth:`EngineRecord.inputs` (``n_regimes``: the
+        regime indicators an engine carries)."""
         drift = [f"{DRIFT_PREFIX}{c}" for c in channels] if self.baseline_cycles > 0 else []
-        return [*channels, *drift, *([AGE_CHANNEL] if self.age_channel else [])]
+        regimes = [f"{REGIME_PREFIX}{k}" for k in range(n_regimes)]
+        return [*channels, *drift, *regimes, *([AGE_CHANNEL] if self.age_channel else [])]
 
 
 DRIFT_PREFIX = "drift_"
 AGE_CHANNEL = "age_cycles"
+REGIME_PREFIX = "regime_"
 LONG_HISTORY = CmapssConfig(window=80, age_channel=True, baseline_cycles=20)
 """The settings of the ``cmapss-long`` protocol."""
+PER_REGIME = replace(LONG_HISTORY, regimes=True)
+"""The settings of the ``cmapss-regimes`` protocol: ``cmapss-long`` with each reading z-scored per operating regime."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +140,7 @@ class EngineRecord:
         rul: True RUL at each cycle (hours between the cycle and the failure), shape ``(cycles,)``.
         age: Cycles since the engine's first record, 1 at the first, shape ``(cycles,)``.
         ts: Time of each cycle (UTC), shape ``(cycles,)``.
+        regime: Indicators of each cycle's operating regime, shape ``(cycles, regimes)``, or ``None``.
     """
 
     asset_id: str
@@ -123,17 +149,20 @@ class EngineRecord:
     rul: np.ndarray
     age: np.ndarray
     ts: pd.DatetimeIndex
+    regime: np.ndarray | None = None
 
     def inputs(self, config: CmapssConfig) -> np.ndarray:
         """The input channels of each cycle, shape ``(cycles, channels)``: the readings, then their drift from
-        the engine's start and its age if asked (names: :meth:`CmapssConfig.input_channels`). Causal: a
-        cycle's row uses no later cycle."""
+        the engine's start, the regime indicators and its age if asked (names: :meth:`CmapssConfig.input_channels`).
+        Causal: a cycle's row uses no later cycle."""
         columns = [self.values]
         if config.baseline_cycles > 0:
             first = self.values[: config.baseline_cycles]
             start = np.cumsum(first, axis=0) / np.arange(1, len(first) + 1)[:, None]  # mean of the cycles so far
             start = np.concatenate([start, np.repeat(start[-1:], len(self.values) - len(first), axis=0)])
             columns.append(self.values - start)
+        if self.regime is not None:
+            columns.append(self.regime)
         if config.age_channel:
             columns.append(self.age[:, None])
         return np.concatenate(columns, axis=1)
@@ -205,6 +234,51 @@ def load_engines(dataset: Dataset, subset: str | None = None) -> tuple[list[Engi
     return engines, channels, chosen
 
 
+def regime_settings(dataset: Dataset, channels: list[str]) -> tuple[str, ...]:
+    """The operating-setting channels the manifest declares, among ``channels``.
+
+    Raises:
+        ProtocolError: if the manifest declares none (datasets imported before they were declared: import again).
+    """
+    settings = tuple(c for c in operating_settings(dataset.manifest) if c in channels)
+    if not settings:
+        raise ProtocolError(
+            f"{dataset.path}: per-regime normalisation needs operating-setting channels, and the manifest declares "
+            "none among the telemetry (channels with role 'operating_setting'; import the C-MAPSS files again)"
+        )
+    return settings
+
+
+def with_regimes(
+    fit_on: list[EngineRecord],
+    engines: list[list[EngineRecord]],
+    channels: list[str],
+    settings: tuple[str, ...],
+    config: CmapssConfig,
+    seed: int,
+) -> tuple[list[list[EngineRecord]], list[str], OperatingRegimes]:
+    """Engines whose readings are z-scored per operating regime, the regimes fitted on ``fit_on`` alone.
+
+    Returns:
+        Each group of ``engines`` with ``values`` the normalised readings (the settings dropped) and ``regime``
+        each cycle's regime indicators; the reading names; the fitted regimes.
+    """
+    at = [channels.index(c) for c in settings]
+    readings = [c for c in channels if c not in settings]
+    kept = [channels.index(c) for c in readings]
+    rows = np.concatenate([e.values for e in fit_on])  # (cycles of all fit_on engines, channels)
+    regimes = fit_regimes(
+        rows[:, at], rows[:, kept], settings, tuple(readings), np.random.default_rng(seed), config.n_regimes
+    )
+
+    def convert(engine: EngineRecord) -> EngineRecord:
+        regime = regimes.assign(engine.values[:, at])
+        normalised = regimes.normalise(engine.values[:, kept], regime)
+        return replace(engine, values=normalised, regime=regimes.one_hot(regime))
+
+    return [[convert(e) for e in group] for group in engines], readings, regimes
+
+
 def windows_ending_at(values: np.ndarray, window: int, ends: np.ndarray) -> np.ndarray:
     """Windows of ``window`` cycles ending at the given cycle positions, front-padded with the first cycle.
 
@@ -230,9 +304,6 @@ class RulArrays:
     engines: np.ndarray
     rul: np.ndarray
     """True (uncapped) RUL of each window; ``y`` is the capped training target."""
-
-    def take(self, rows: np.ndarray) -> RulArrays:
-        return RulArrays(self.X[rows], self.y[rows], self.engines[rows], self.rul[rows])
 
 
 def training_arrays(train: list[EngineRecord], config: CmapssConfig) -> RulArrays:
@@ -271,6 +342,36 @@ def _standardize(train: RulArrays, others: list[RulArrays]) -> tuple[list[RulArr
     return out, keep
 
 
+def rul_scores(true_rul: np.ndarray, predicted: np.ndarray, rul_cap: float) -> dict[str, float]:
+    """RMSE and NASA score of RUL predictions against the truth capped at the training cap (the headline, as the
+    literature scores C-MAPSS) and against the uncapped truth.
+
+    Args:
+        true_rul: True RUL of each test engine at its last cycle, uncapped.
+        predicted: Predicted RUL of each.
+        rul_cap: Cap of the training targets.
+
+    Returns:
+        ``rmse`` and ``nasa_score`` against ``min(true_rul, rul_cap)``; ``rmse_uncapped`` and
+        ``nasa_score_uncapped`` against ``true_rul``.
+    """
+    capped = np.minimum(true_rul, rul_cap)
+    return {
+        "rmse": rmse(capped, predicted),
+        "nasa_score": nasa_score(capped, predicted),
+        "rmse_uncapped": rmse(true_rul, predicted),
+        "nasa_score_uncapped": nasa_score(true_rul, predicted),
+    }
+
+
+def engine_predictions(engines: np.ndarray, true_rul: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per test engine, its predicted and true (uncapped) RUL, for the JSON record."""
+    return {
+        str(a): {"predicted": float(p), "true_rul": float(t)}
+        for a, t, p in zip(engines, true_rul, predicted, strict=True)
+    }
+
+
 def _fit_predict(factory: MethodFactory, seed: int, train: RulArrays, test: RulArrays) -> np.ndarray:
     estimator = factory(seed)
     estimator.fit(train.X, train.y)
@@ -278,11 +379,26 @@ def _fit_predict(factory: MethodFactory, seed: int, train: RulArrays, test: RulA
 
 
 def _validate(
-    train_raw: RulArrays, factory: MethodFactory, seed: int, split_seed: int, config: CmapssConfig
+    train: list[EngineRecord],
+    factory: MethodFactory,
+    seed: int,
+    split_seed: int,
+    config: CmapssConfig,
+    regime_inputs: tuple[list[str], tuple[str, ...]] | None = None,
 ) -> dict[str, float]:
-    """Fit on the training engines outside a validation split, score the held-out engines."""
-    split = group_split(train_raw.engines, config.validation_fraction, split_seed)
-    (inner, val), _ = _standardize(train_raw.take(split.train), [train_raw.take(split.test)])
+    """Fit on the training engines outside a validation split, score the held-out engines (with
+    ``regime_inputs``, the channels and settings, regimes are fitted on the engines outside it alone)."""
+    window_engines = np.concatenate([np.full(len(e.values), e.asset_id) for e in train])  # engine of each window
+    split = group_split(window_engines, config.validation_fraction, split_seed)
+    held = set(window_engines[split.test])
+    inner_engines = [e for e in train if e.asset_id not in held]
+    val_engines = [e for e in train if e.asset_id in held]
+    if regime_inputs is not None:
+        channels, settings = regime_inputs
+        (inner_engines, val_engines), _, _ = with_regimes(
+            inner_engines, [inner_engines, val_engines], channels, settings, config, seed
+        )
+    (inner, val), _ = _standardize(training_arrays(inner_engines, config), [training_arrays(val_engines, config)])
     predicted = _fit_predict(factory, seed, inner, val)
     test_like = val.rul <= config.test_like_max_rul
     return {
@@ -309,11 +425,12 @@ def validate_cmapss(
     config = config or CmapssConfig()
     if config.validation_fraction <= 0:
         raise ProtocolError("validation needs a positive validation_fraction")
-    engines, _, _ = load_engines(dataset, config.subset)
+    engines, channels, _ = load_engines(dataset, config.subset)
     train = [e for e in engines if e.split == "train"]
     if not train:
         raise ProtocolError(f"{dataset.path}: no C-MAPSS training engines")
-    return _validate(training_arrays(train, config), factory, seed, split_seed, config)
+    regime_inputs = (channels, regime_settings(dataset, channels)) if config.regimes else None
+    return _validate(train, factory, seed, split_seed, config, regime_inputs)
 
 
 def run_cmapss(
@@ -335,9 +452,9 @@ def run_cmapss(
             modes, so their engines are never pooled).
 
     Returns:
-        ``rmse`` and ``nasa_score`` on the test engines' last cycles (and ``val_rmse`` and
-        ``val_rmse_test_like`` on held-out training engines, see the module docstring); ``details["subset"]``
-        names the subset.
+        :func:`rul_scores` on the test engines' last cycles (and ``val_rmse`` and ``val_rmse_test_like`` on
+        held-out training engines, see the module docstring); ``details["subset"]`` names the subset and
+        ``details["predictions"]`` holds each test engine's predicted and true RUL.
     """
     config = config or CmapssConfig()
     if subset is not None:
@@ -349,12 +466,19 @@ def run_cmapss(
             f"the dataset holds C-MAPSS subsets {', '.join(held)}; evaluated {subset} only "
             "(choose another with --subset)",
         )
+    regime_inputs = (channels, regime_settings(dataset, channels)) if config.regimes else None
+    train_engines = [e for e in engines if e.split == "train"]
+    metrics = (
+        _validate(train_engines, factory, seed, seed, config, regime_inputs) if config.validation_fraction > 0 else {}
+    )
+    regimes: OperatingRegimes | None = None
+    if regime_inputs is not None:
+        (engines,), channels, regimes = with_regimes(train_engines, [engines], *regime_inputs, config, seed)
     train_raw, test_raw = build_arrays(engines, config)
-    metrics = _validate(train_raw, factory, seed, seed, config) if config.validation_fraction > 0 else {}
     (train, test), keep = _standardize(train_raw, [test_raw])
-    input_channels = config.input_channels(channels)
+    input_channels = config.input_channels(channels, regimes.n_regimes if regimes is not None else 0)
     predicted = _fit_predict(factory, seed, train, test)
-    metrics = {"rmse": rmse(test.y, predicted), "nasa_score": nasa_score(test.y, predicted), **metrics}
+    metrics = {**rul_scores(test.rul, predicted, config.rul_cap), **metrics}
     details = {
         "subset": subset,
         "config": asdict(config),
@@ -362,6 +486,9 @@ def run_cmapss(
         "n_train_engines": len(np.unique(train.engines)),
         "n_train_windows": len(train.y),
         "n_test_engines": len(test.y),
+        "rul_cap": config.rul_cap,
+        "predictions": engine_predictions(test.engines, test.rul, predicted),
+        **({"regimes": regimes.model_dump(mode="json")} if regimes is not None else {}),
     }
     return ProtocolResult(metrics=metrics, details=details, notes=notes)
 
@@ -424,10 +551,10 @@ def score_cmapss_bundle(
     *,
     subset: str | None = None,
 ) -> ProtocolResult:
-    """Score a bundle trained on :func:`cmapss_inputs`: its RUL at each test engine's last cycle against the
-    true RUL, by RMSE and the NASA score, as :func:`run_cmapss` scores an estimator (``development``: RMSE over
-    the held-out engines' test-like cycles, ``val_rmse_test_like``). ``details["predictions"]`` holds the RUL
-    predicted for each test engine."""
+    """Score a bundle trained on :func:`cmapss_inputs`: its RUL at each test engine's last cycle by
+    :func:`rul_scores` (truth capped at the bundle's own ``rul_cap``, and uncapped), as :func:`run_cmapss`
+    scores an estimator (``development``: RMSE over the held-out engines' test-like cycles against the uncapped
+    RUL, ``val_rmse_test_like``). ``details["predictions"]`` holds each test engine's predicted and true RUL."""
     config = config or CmapssConfig()
     engines, _, chosen = load_engines(dataset, subset or config.subset)
     _, test = _bundle_engines(engines, chosen, seed, config)
@@ -443,12 +570,14 @@ def score_cmapss_bundle(
     notes: tuple[str, ...] = ()
     if subset is None and config.subset is None and len(held := cmapss_subsets(dataset)) > 1:
         notes = (f"the dataset holds C-MAPSS subsets {', '.join(held)}; evaluated {chosen} only",)
+    rul_cap = float(predictor.bundle.window.rul_cap / _CYCLE)  # the bundle's training cap, in cycles
     details = {
         "subset": chosen,
         "n_test_engines": len(truth),
-        "predictions": {a: float(p) for a, p in zip(cut["asset_id"], predicted, strict=True)},
+        "rul_cap": rul_cap,
+        "predictions": engine_predictions(cut["asset_id"].to_numpy(), truth, predicted),
     }
-    metrics = {"rmse": rmse(truth, predicted), "nasa_score": nasa_score(truth, predicted)}
+    metrics = rul_scores(truth, predicted, rul_cap)
     return ProtocolResult(metrics=metrics, details=details, notes=notes)
 
 

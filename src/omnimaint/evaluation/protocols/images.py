@@ -3,23 +3,14 @@
 - **Classification** (:func:`run_image_classification`; NEU-DET, Song & Yan, Applied Surface Science
   2013): every labelled frame, a stratified split with a fixed seed (``test_fraction`` of each class
   held out), accuracy and macro-F1.
-- **Anomaly detection** (:func:`run_image_anomaly`): the method sees normal images only and scores
-  every test image; image-level AUROC of normal vs anomalous.
-
-  * MVTec-AD style data (Bergmann et al., CVPR 2019) with assets ``<category>-train`` and
-    ``<category>-test``: train on the ``normal`` images of ``<category>-train``, test on all of
-    ``<category>-test``; AUROC per category and their mean.
-  * Data without a ``normal`` class (NEU has six defect classes and no defect-free image): the
-    one-class-vs-rest protocol of the novelty-detection literature (Ruff et al., ICML 2018): each class
-    in turn plays "normal"; train on its images in the training split, test on the whole test split
-    (that class = normal, every other class = anomaly); AUROC per class and their mean.
+- **Anomaly detection** (normal images only; image- and pixel-level AUROC): in
+  :mod:`omnimaint.evaluation.protocols.images_anomaly`, on the images this module reads.
 
 Canonical form (see the images adapter): ``frames`` rows (camera ``cam0``, one image per ts) and a
 ``failures`` row at the same ``(asset_id, ts)`` whose ``fault_type`` is the image's class.
 
-Estimator interfaces, with ``X`` float32 ``(n, size, size)`` grey levels in ``[0, 1]``:
-classification ``fit(X, y)`` / ``predict(X)``; anomaly ``fit(X)`` / ``score_samples(X)`` (scikit-learn
-convention: higher = more normal).
+Estimator interface, with ``X`` float32 ``(n, size, size)`` grey levels in ``[0, 1]``: ``fit(X, y)`` /
+``predict(X)``.
 
 Bundle interface of the classification protocol (the multimodal model, :func:`image_inputs` and
 :func:`score_image_bundle`): one anchor per labelled frame, at its ``(asset_id, ts)``; the test images are
@@ -44,7 +35,7 @@ from PIL import Image
 from omnimaint.data.blobs import IMAGE_FORMATS
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
-from omnimaint.evaluation.metrics import ClassificationScores, accuracy, auroc, classification_scores
+from omnimaint.evaluation.metrics import ClassificationScores, accuracy, classification_scores
 from omnimaint.evaluation.protocols.base import BundleTrainer, MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.running import score_once
 from omnimaint.evaluation.splits import IndexSplit, stratified_split
@@ -53,8 +44,6 @@ if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch
     from omnimaint.inference.predictor import FrameViews, Predictor
 
 logger = logging.getLogger(__name__)
-
-NORMAL = "normal"
 
 
 @dataclass(frozen=True)
@@ -303,60 +292,3 @@ def validate_image_bundle(
         trainer, inputs, lambda predictor: ProtocolResult(_validation_accuracy(predictor, parts["val"]))
     )
     return figures.metrics
-
-
-@dataclass(frozen=True)
-class AnomalyTask:
-    """One anomaly-detection task: fit on ``train`` (normal only), score ``test`` against ``is_anomaly``."""
-
-    name: str
-    train: LabelledImages
-    test: LabelledImages
-    is_anomaly: np.ndarray
-
-
-def anomaly_tasks(images: LabelledImages, config: ImageConfig, seed: int) -> list[AnomalyTask]:
-    """The tasks of the anomaly protocol (per MVTec category, or one per class as "normal")."""
-    categories = sorted({a.removesuffix("-train") for a in images.asset_ids if a.endswith("-train")})
-    tasks = []
-    if categories and NORMAL in set(images.y.tolist()):
-        for category in categories:
-            train_rows = np.flatnonzero((images.asset_ids == f"{category}-train") & (images.y == NORMAL))
-            test_rows = np.flatnonzero(images.asset_ids == f"{category}-test")
-            if train_rows.size == 0 or test_rows.size == 0:
-                logger.warning("category %s lacks normal training images or test images; skipped", category)
-                continue
-            test = images.take(test_rows)
-            tasks.append(AnomalyTask(category, images.take(train_rows), test, test.y != NORMAL))
-        return tasks
-    split = image_split(images, config, seed)
-    train, test = images.take(split.train), images.take(split.test)
-    normal_classes = [NORMAL] if NORMAL in set(images.y.tolist()) else sorted(set(images.y.tolist()))
-    for normal in normal_classes:
-        tasks.append(AnomalyTask(normal, train.take(np.flatnonzero(train.y == normal)), test, test.y != normal))
-    return tasks
-
-
-def run_image_anomaly(
-    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: ImageConfig | None = None
-) -> ProtocolResult:
-    """Run the anomaly protocol.
-
-    Returns:
-        ``auroc`` (mean over tasks); the AUROC of each task (category, or class playing "normal") in details.
-    """
-    config = config or ImageConfig()
-    images = load_images(dataset, config)
-    per_task: dict[str, float] = {}
-    for task in anomaly_tasks(images, config, seed):
-        if task.is_anomaly.all() or not task.is_anomaly.any():
-            logger.warning("task %s has a single class in its test set; skipped", task.name)
-            continue
-        detector = factory(seed)
-        detector.fit(task.train.X)
-        normality = np.asarray(detector.score_samples(task.test.X), dtype=np.float64)
-        per_task[task.name] = auroc(task.is_anomaly, -normality)
-    if not per_task:
-        raise ProtocolError(f"{dataset.path}: no anomaly task has both normal and anomalous test images")
-    details = {"config": asdict(config), "auroc_per_task": per_task}
-    return ProtocolResult(metrics={"auroc": float(np.mean(list(per_task.values())))}, details=details)

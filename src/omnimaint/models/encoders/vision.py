@@ -1,6 +1,7 @@
-"""Frame encoders: a compact CNN in plain PyTorch, or a pretrained ``transformers`` vision backbone.
+"""Frame encoders: a compact CNN in plain PyTorch, ImageNet EfficientNet-Lite (plain PyTorch, weights read
+offline), or a pretrained ``transformers`` vision backbone.
 
-Both give ``grid`` × ``grid`` (CNN) or patch (backbone) tokens per frame, so that attention over them
+All give ``grid`` × ``grid`` (CNN) or patch (backbone) tokens per frame, so that attention over them
 points at image regions (the evidence of a visual alert).
 """
 
@@ -17,6 +18,7 @@ from omnimaint.errors import ConfigError
 from omnimaint.models.blocks import AgeEncoding
 from omnimaint.models.config import ModelConfig
 from omnimaint.models.inputs import ModelInputs
+from omnimaint.models.pretrained import pretrained_efficientnet_lite
 from omnimaint.models.registry import register_encoder
 
 logger = logging.getLogger(__name__)
@@ -138,4 +140,42 @@ class HFVisionBackbone(nn.Module):
             side = round(tokens.shape[1] ** 0.5)
             maps = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
         maps = F.adaptive_avg_pool2d(maps, self.grid)  # (N, C, G, G)
+        return self.tail(self.project(maps.flatten(2).transpose(1, 2)), x, mask)
+
+
+@register_encoder("frames", "efficientnet_lite")
+class EfficientNetLiteEncoder(nn.Module):
+    """ImageNet-trained EfficientNet-Lite (plain PyTorch), frozen or fine-tuned, projected to D-dim tokens.
+
+    ``config.vision.backbone`` names the weights (default ``efficientnet-lite0``, the packaged checkpoint; or
+    ``<variant>=<file>``, see :mod:`omnimaint.models.pretrained`): they are read offline when the model is
+    built, and a bundle keeps them (fine-tuned or not) in its ``model.safetensors`` with the other weights.
+    The head's 1,280-channel map (stride 32) is pooled to ``grid`` × ``grid`` tokens. Frames arrive as the
+    preprocessor prepared them (standardised, about the checkpoint's ``[-1, 1]`` input scale). A frozen
+    backbone keeps its ImageNet BatchNorm statistics in training too.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.backbone = pretrained_efficientnet_lite(config.vision.backbone or "efficientnet-lite0")
+        self.freeze = config.vision.freeze
+        if self.freeze:
+            self.backbone.requires_grad_(False)
+        self.grid = config.vision.grid
+        self.project = nn.Linear(self.backbone.head_channels, config.d_model)
+        self.tail = _FrameTokens(config, self.grid * self.grid)
+
+    def train(self, mode: bool = True) -> EfficientNetLiteEncoder:
+        """Training mode for the projection and tail; a frozen backbone stays in eval mode."""
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+    def forward(self, x: ModelInputs, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns tokens (B, Kf·Cam·G², D) and token_mask."""
+        assert x.frames is not None
+        images = x.frames.flatten(0, 2)  # (B·Kf·Cam, 3, S, S)
+        maps = self.backbone.forward_features(images)[0]  # (N, 1280, S/32, S/32)
+        maps = F.adaptive_avg_pool2d(maps, self.grid)  # (N, 1280, G, G)
         return self.tail(self.project(maps.flatten(2).transpose(1, 2)), x, mask)
