@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -19,20 +18,9 @@ import torch.nn.functional as F
 
 from omnimaint.models.patchcore import PatchCoreModel, greedy_coreset
 from omnimaint.models.pretrained import pretrained_efficientnet_lite
+from omnimaint.models.threads import torch_threads
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """PyTorch's intra-op threads set to ``threads`` inside the block (``None``: left as they are)."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class PatchCoreDetector:
@@ -136,7 +124,7 @@ class PatchCoreDetector:
         """
         if len(X) == 0:
             raise ValueError("PatchCore needs at least one normal training image")
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             self.model_ = self._memorise(X)
         return self
 
@@ -167,7 +155,7 @@ class PatchCoreDetector:
     def score_with_maps(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normality per image ``(n,)`` (higher = more normal) and anomaly per pixel ``(n, H, W)`` at the images'
         own size (higher = more anomalous), from one pass."""
-        with _torch_threads(self.threads):
+        with torch_threads(self.threads):
             scores, maps = zip(*(self._score_batch(batch) for batch in self._batches(X)), strict=True)
         full = torch.cat(maps)[:, None]  # (n, 1, S, S) at the input size
         height, width = np.asarray(X).shape[1:3]

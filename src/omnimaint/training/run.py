@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,6 +43,7 @@ from omnimaint.inference.bundle import Bundle, Thresholds
 from omnimaint.inference.predictor import Predictor
 from omnimaint.models.omni import OmniModel, members
 from omnimaint.models.preprocessing import Preprocessor, complete_config
+from omnimaint.models.threads import torch_threads
 from omnimaint.notes import NOTE
 from omnimaint.progress import progress_drawn, track
 from omnimaint.training.config import DataConfig, TrainConfig
@@ -272,18 +272,6 @@ def _best_state(trainer: L.Trainer, task: L.LightningModule) -> dict[str, torch.
     return {k: v.detach().clone() for k, v in task.model.state_dict().items()}  # type: ignore[union-attr]
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """PyTorch's intra-op threads set to ``threads`` inside the block (``None``: left as they are)."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fit(
     config: TrainConfig,
     kind: Literal["model", "pretrained"],
@@ -406,7 +394,7 @@ def pretrain(config: TrainConfig, *, overwrite: bool = False) -> Path | None:
     """
     preflight(config, "pretrained")
     _claim_run_folder(config, PRETRAINING_RUN, overwrite)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         fitted = _fit(config, "pretrained", 1.0)
     return fitted[0].save(config.out / BUNDLE_DIR, overwrite=True) if fitted is not None else None
 
@@ -431,7 +419,7 @@ def train(
     """
     preflight(config, "model")
     _claim_run_folder(config, TRAINING_RUN, overwrite)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         fitted = _fit(config, "model", config.data.label_fraction, inputs)
         if fitted is None:
             return None
