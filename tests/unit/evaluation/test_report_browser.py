@@ -20,6 +20,7 @@ import pytest
 
 from omnimaint.evaluation.model_eval import evaluate_bundle
 from omnimaint.evaluation.report import write_report
+from tests.unit.screenshots import save_screenshot
 
 CHROMIUM = Path(os.environ.get("OMNIMAINT_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = [
@@ -32,7 +33,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = os.environ.get("OMNIMAINT_SCREENSHOTS")
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
@@ -57,22 +57,6 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def _save(page: Any, name: str) -> None:
-    """A full-page screenshot into $OMNIMAINT_SCREENSHOTS, as a 256-colour PNG (a tenth of the size, same look)."""
-    if not SCREENSHOTS:
-        return
-    from PIL import Image
-
-    folder = Path(SCREENSHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / f".{name}.raw.png"
-    page.screenshot(path=str(raw), full_page=True)
-    with Image.open(raw) as image:
-        image.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(folder / name, optimize=True)
-    raw.unlink()
-    assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_report_in_chromium(report: Path, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors: list[str] = []
@@ -89,7 +73,7 @@ def test_report_in_chromium(report: Path, browser: Any) -> None:
     for i in range(charts.count()):
         box = charts.nth(i).bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 80, (i, box)
-    _save(page, "report-en.png")
+    save_screenshot(page, "report-en.png", full_page=True)
 
     page.get_by_role("button", name="中文").click()
     assert chinese.is_visible() and not english.is_visible()
@@ -101,7 +85,7 @@ def test_report_in_chromium(report: Path, browser: Any) -> None:
     for i in range(page.locator('main[data-lang="zh"] svg.chart').count()):
         box = page.locator('main[data-lang="zh"] svg.chart').nth(i).bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 80
-    _save(page, "report-zh.png")
+    save_screenshot(page, "report-zh.png", full_page=True)
 
     page.goto(report.as_uri() + "#alerts-zh")  # a link to a section opens its language
     assert chinese.is_visible()

@@ -29,13 +29,13 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.service import db
 from omnimaint.service.auth import Role, create_key
 from omnimaint.service.replay import assets_payload
+from tests.unit.screenshots import SCREENSHOTS, save_screenshot
 from tests.unit.service.conftest import free_port
 from tests.unit.service.ui.conftest import ALARM_RULES
 
 CHROMIUM = Path(os.environ.get("OMNIMAINT_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-SCREENSHOTS = os.environ.get("OMNIMAINT_SCREENSHOTS")
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "tablet": {"width": 820, "height": 1180}}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -302,21 +302,6 @@ def _axe(page: Any) -> list[str]:
     ]
 
 
-def _screenshot(page: Any, name: str) -> None:
-    """The viewport as a 256-colour PNG in $OMNIMAINT_SCREENSHOTS (a fraction of the size, the same look)."""
-    if not SCREENSHOTS:
-        return
-    from PIL import Image
-
-    folder = Path(SCREENSHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / f".{name}.raw.png"
-    page.screenshot(path=str(raw))
-    with Image.open(raw) as image:
-        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(folder / name, optimize=True)
-    raw.unlink()
-
-
 def test_every_page_passes_axe_and_logs_no_console_error(served: Served, tabs: Callable[..., Tab]) -> None:
     violations: list[str] = []
     pages = _pages(served)
@@ -331,10 +316,10 @@ def test_every_page_passes_axe_and_logs_no_console_error(served: Served, tabs: C
                     page.wait_for_load_state("networkidle")
                 if viewport == "desktop":
                     violations += [f"{name} ({lang}): {v}" for v in _axe(page)]
-                _screenshot(page, f"{name}-{lang}-{viewport}.png")
+                save_screenshot(page, f"{name}-{lang}-{viewport}.png", median_cut=True)
                 if name == "alarm":
                     page.locator("#diagnosis").scroll_into_view_if_needed()
-                    _screenshot(page, f"diagnosis-{lang}-{viewport}.png")
+                    save_screenshot(page, f"diagnosis-{lang}-{viewport}.png", median_cut=True)
             signed_out = tab.context.browser.new_context(viewport=VIEWPORTS[viewport])
             signed_out.add_cookies([{"name": "omnimaint_lang", "value": lang, "url": served.url}])
             login = signed_out.new_page()
@@ -342,6 +327,6 @@ def test_every_page_passes_axe_and_logs_no_console_error(served: Served, tabs: C
             assert login.url.startswith(f"{served.url}/ui/login?next=/ui/alarms"), "no page without a session"
             if viewport == "desktop":
                 violations += [f"login ({lang}): {v}" for v in _axe(login)]
-            _screenshot(login, f"login-{lang}-{viewport}.png")
+            save_screenshot(login, f"login-{lang}-{viewport}.png", median_cut=True)
             signed_out.close()
     assert not violations, "axe-core found serious or critical violations:\n" + "\n".join(violations)
