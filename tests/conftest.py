@@ -58,3 +58,23 @@ def trained_bundle(small_plant: Path, tmp_path_factory: pytest.TempPathFactory) 
     bundle = train(tiny_config(small_plant, tmp_path_factory.mktemp("run")))
     assert bundle is not None
     return bundle
+
+
+PATCHCORE_SETTINGS = {
+    "frame_anomaly.method": "patchcore",
+    "frame_anomaly.input_size": 64,
+    "frame_anomaly.max_frames": 32,
+    "frame_anomaly.coreset_ratio": 0.25,
+}
+"""The frame anomaly component made quick: 64 px backbone input (8 × 8 patches), 32 frames, a quarter kept."""
+
+
+@pytest.fixture(scope="session")
+def patchcore_bundle(small_plant: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny bundle trained with the PatchCore frame anomaly component (EfficientNet-Lite0 from its package)."""
+    from omnimaint.training.run import train
+    from tests.unit.training.tiny import tiny_config
+
+    bundle = train(tiny_config(small_plant, tmp_path_factory.mktemp("patchcore-run"), **PATCHCORE_SETTINGS))
+    assert bundle is not None
+    return bundle

@@ -26,8 +26,9 @@ class _BenchCommand(TyperCommand):
                 param.help = f"One of: {', '.join(list_protocols())}."
             elif isinstance(param, TyperOption) and param.name == "subset":
                 param.help = (
-                    f"Subset to evaluate, for {', '.join(subset_protocols())} (C-MAPSS FD001, FD002 …); "
-                    "default: the dataset's first, named in the output."
+                    f"Subset to evaluate, for {', '.join(subset_protocols())} (C-MAPSS FD001, FD002 …; the "
+                    "training load of cwru-cross-load, 0HP …); default: the dataset's first, named in the output "
+                    "(cwru-cross-load: every load, the figure their mean)."
                 )
         super().format_help(ctx, formatter)
 

@@ -63,7 +63,12 @@ def diagnose(
         Path | None, typer.Option("--out", "-o", help="Write the diagnosis to this file instead of stdout.")
     ] = None,
     heatmaps: Annotated[
-        Path | None, typer.Option("--heatmaps", help="Folder for the frame heat-map overlays (ASSET-CAMERA.png).")
+        Path | None,
+        typer.Option(
+            "--heatmaps",
+            help="Folder for the frame heat-map overlays (ASSET-CAMERA.png; also ASSET-CAMERA-patchcore.png when "
+            "the bundle has a PatchCore frame anomaly).",
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a diagnosis or heat map omnimaint wrote (never anything else).")
@@ -92,8 +97,10 @@ def diagnose(
         raise ConfigError(f"--heatmaps {heatmaps}: is not a folder; give a folder for the heat-map PNGs")
     predictor = Predictor.from_bundle(bundle)
     if heatmaps is not None:  # the names depend on the bundle's cameras: check them all before any work
+        patchcore = ("", "-patchcore") if predictor.frame_anomaly is not None else ("",)
         for camera in predictor.bundle.preprocessor.vocab.cameras:
-            check_file(heatmaps / f"{asset}-{camera}.png", "a heat map", _is_png, overwrite=overwrite)
+            for suffix in patchcore:
+                check_file(heatmaps / f"{asset}-{camera}{suffix}.png", "a heat map", _is_png, overwrite=overwrite)
     diagnosis = run_diagnosis(predictor, Dataset(dataset), asset, at, horizon=horizon)
     if output_format == "html":
         text = render_card(diagnosis, lang)
@@ -102,6 +109,8 @@ def diagnose(
     if heatmaps is not None:
         for frame in diagnosis.frames:
             write_file(heatmaps / f"{asset}-{frame.camera}.png", frame.overlay_png)
+            if frame.anomaly is not None:
+                write_file(heatmaps / f"{asset}-{frame.camera}-patchcore.png", frame.anomaly.overlay_png)
     if out is None:
         console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
         return

@@ -54,6 +54,15 @@ ProtocolOption = Annotated[
         show_default=False,
     ),
 ]
+ProtocolSubsetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--subset",
+        help="With --protocol, its subset (C-MAPSS FD002; the training load of cwru-cross-load, 1HP); default: the "
+        "dataset's first.",
+        show_default=False,
+    ),
+]
 RunOverwriteOption = Annotated[
     bool,
     typer.Option(
@@ -188,6 +197,7 @@ def train(
     set_: SetOption = None,
     overwrite: RunOverwriteOption = False,
     protocol: ProtocolOption = None,
+    subset: ProtocolSubsetOption = None,
 ) -> None:
     """Multi-task fine-tuning (optionally from a pretraining run); writes a calibrated bundle."""
     from omnimaint.training.run import train as run_train
@@ -206,7 +216,9 @@ def train(
         split=split, fusion=fusion, text_encoder=text_encoder, limit_batches=limit_batches,
         workers=workers, progress=progress,
     )  # fmt: skip
-    inputs = _protocol_parts(protocol, dataset, settings.seed) if protocol is not None else None
+    if subset is not None and protocol is None:
+        raise ConfigError("--subset names a subset of a protocol: give --protocol too")
+    inputs = _protocol_parts(protocol, dataset, settings.seed, subset) if protocol is not None else None
     bundle = run_train(settings, overwrite=overwrite, inputs=inputs)
     if bundle is not None:
         console.print(Text.assemble(("trained", "green"), f" bundle at {bundle}"))
@@ -226,11 +238,36 @@ def _bundle_protocol(protocol: str) -> Any:
     return spec
 
 
-def _protocol_parts(protocol: str, dataset: Path, seed: int) -> Any:
-    """The train/val/test samples of a protocol that scores bundles."""
+def _protocol_parts(protocol: str, dataset: Path, seed: int, subset: str | None) -> Any:
+    """The train/val/test samples of a protocol that scores bundles (of one subset, for a protocol with some)."""
     from omnimaint.data.dataset import Dataset
 
-    return _bundle_protocol(protocol).bundle_inputs(Dataset(dataset), seed)
+    opened = Dataset(dataset)
+    return _bundle_protocol(protocol).bundle_inputs(opened, seed, **_subset_keyword(opened, protocol, subset))
+
+
+def _subset_keyword(dataset: Any, protocol: str, subset: str | None) -> dict[str, str]:
+    """``subset=`` for a protocol with subsets: the dataset's name of the one asked for, or its first (said on
+    the console); nothing for a protocol without.
+
+    Raises:
+        ProtocolError: for a subset of a protocol without subsets, or one the dataset does not hold.
+    """
+    from omnimaint.evaluation.protocols import ProtocolError, get_protocol
+    from omnimaint.evaluation.protocols.base import check_subset, choose_subset
+
+    check_subset(protocol, subset)
+    lister = get_protocol(protocol).subsets
+    if lister is None:
+        return {}
+    if subset is not None:
+        return {"subset": choose_subset(dataset, protocol, subset)}
+    available = lister(dataset)
+    if not available:
+        raise ProtocolError(f"{dataset.path}: protocol {protocol!r} finds no subset in this dataset")
+    if len(available) > 1:
+        console.print(f"subset {available[0]}, the dataset's first of {', '.join(available)} (--subset picks another)")
+    return {"subset": available[0]}
 
 
 @commands.command()
@@ -260,6 +297,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    subset: ProtocolSubsetOption = None,
     cards: Annotated[
         bool,
         typer.Option(
@@ -283,8 +321,10 @@ def evaluate(
         raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
     check_target(out, EVALUATION, overwrite=overwrite)  # before minutes of evaluation
     if protocol is not None:
-        _evaluate_on_protocol(protocol, bundle, dataset, out, cast("Backend", backend), public_key, overwrite)
+        _evaluate_on_protocol(protocol, subset, bundle, dataset, out, cast("Backend", backend), public_key, overwrite)
         return
+    if subset is not None:
+        raise ConfigError("--subset names a subset of a protocol: give --protocol too")
     evaluation = evaluate_bundle(
         bundle,
         dataset,
@@ -303,7 +343,14 @@ def evaluate(
 
 
 def _evaluate_on_protocol(
-    protocol: str, bundle: Path, dataset: Path, out: Path, backend: Any, public_key: Path | None, overwrite: bool
+    protocol: str,
+    subset: str | None,
+    bundle: Path,
+    dataset: Path,
+    out: Path,
+    backend: Any,
+    public_key: Path | None,
+    overwrite: bool,
 ) -> None:
     """``evaluate --protocol``: the protocol's own scoring of the bundle, into ``out/metrics.json``."""
     import json
@@ -314,9 +361,11 @@ def _evaluate_on_protocol(
     from omnimaint.inference.predictor import Predictor
 
     spec = _bundle_protocol(protocol)
+    opened = Dataset(dataset)
+    on = _subset_keyword(opened, protocol, subset)
     predictor = Predictor.from_bundle(bundle, backend, public_key=public_key)
-    result = spec.score_bundle(Dataset(dataset), predictor, 0)
-    record = {"protocol": protocol, "bundle": str(bundle), "dataset": str(dataset), "backend": backend}
+    result = spec.score_bundle(opened, predictor, 0, **on)
+    record = {"protocol": protocol, **on, "bundle": str(bundle), "dataset": str(dataset), "backend": backend}
     record |= {"metrics": result.metrics, "details": result.details, "notes": list(result.notes)}
     with staged_folder(out, EVALUATION, overwrite=overwrite) as folder:
         (folder / "metrics.json").write_text(json.dumps(json_safe(record), indent=2, ensure_ascii=False) + "\n")

@@ -128,9 +128,13 @@ class OperatingRegimes(BaseModel):
 
 
 def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over rows, the deviation 1 where a column is constant."""
-    center = values.mean(axis=0)
-    scale = values.std(axis=0)
+    """Mean and standard deviation over rows, NaN (a missing reading) left out; the deviation 1 where a column is
+    constant, and (0, 1) where it holds no value."""
+    present = ~np.isnan(values)
+    count = present.sum(axis=0)
+    filled = np.where(present, values, 0.0)
+    center = filled.sum(axis=0) / np.maximum(count, 1)
+    scale = np.sqrt((np.where(present, values - center, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
     return center, np.where(scale > 1e-8 * np.maximum(1.0, np.abs(center)), scale, 1.0)
 
 
@@ -146,7 +150,8 @@ def fit_regimes(
 
     Args:
         settings: Operating settings of the training rows, shape ``(n, len(setting_names))``.
-        readings: Readings of the same rows, shape ``(n, len(reading_names))``.
+        readings: Readings of the same rows, shape ``(n, len(reading_names))``; NaN where a reading is missing
+            (left out of its statistics).
         setting_names: Names of the setting columns.
         reading_names: Names of the reading columns.
         rng: Source of the k-means seeding.

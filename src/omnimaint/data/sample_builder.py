@@ -31,6 +31,7 @@ from omnimaint.data.item_index import (
     take,
 )
 from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels, state_labels
+from omnimaint.data.regimes import OperatingRegimes, fit_regimes, operating_settings
 from omnimaint.data.schema import MAINTENANCE_KINDS, MODALITY_TABLES, SEVERITIES, TABLES
 from omnimaint.data.splits import Split
 from omnimaint.data.vocab import Vocabulary
@@ -42,6 +43,7 @@ from omnimaint.data.windows import (
     TelemetryWindow,
     WindowSpec,
     micros,
+    regime_indicators,
     timestamps_us,
 )
 from omnimaint.errors import ConfigError
@@ -81,6 +83,9 @@ class WindowedDataset:
         min_history: Anchors start this long after an asset's first observation (default: the
             telemetry lookback, else zero).
         frame_cache_bytes: Decoded frames kept in memory.
+        regimes: With the telemetry option ``regimes``, the operating regimes fitted on training data; fitted
+            on the grid steps these windows read when ``None`` (so pass them for any but the training windows).
+        seed: Seed of the regimes' k-means when they are fitted here.
 
     Raises:
         ConfigError: if the spec or split leave no anchors, or name unknown assets.
@@ -96,10 +101,15 @@ class WindowedDataset:
         anchors: pd.DataFrame | None = None,
         min_history: timedelta | None = None,
         frame_cache_bytes: int = 1 << 30,
+        regimes: OperatingRegimes | None = None,
+        seed: int = 0,
     ) -> None:
         self.dataset = dataset
         self.spec = spec
         self.vocab = vocab if vocab is not None else Vocabulary.fit(dataset, spec)
+        self.regimes = regimes
+        """The operating regimes the telemetry is normalised with (``None`` without the option)."""
+        self._seed = seed
         self.split = split
         assets = dataset.table("assets")
         if split is not None and split.asset_ids is not None:
@@ -173,24 +183,33 @@ class WindowedDataset:
 
     def telemetry_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Per channel, the median and a robust scale (IQR / 1.349, at least 1e-3) of the observed grid
-        values that some window reads. Channels never observed get (0, 1)."""
+        values that some window reads. Channels never observed, and the regime indicators, get (0, 1)."""
         if not self._tel:
             return np.zeros(0, dtype=np.float32), np.ones(0, dtype=np.float32)
         assert self.spec.telemetry is not None
         tel, length = self._tel, self.spec.telemetry.length
-        last = tel["offset"][self._anchor_asset] + tel["last_bin"] - tel["k0"][self._anchor_asset]
-        first = np.maximum(last - length + 1, tel["offset"][self._anchor_asset])
-        last = np.minimum(last, tel["offset"][self._anchor_asset] + tel["n_bins"][self._anchor_asset] - 1)
-        covered = in_any_range(first, last + 1, len(tel["values"]))
+        covered = _covered_rows(
+            tel["offset"], tel["k0"], tel["n_bins"], tel["last_bin"], self._anchor_asset, length, len(tel["values"])
+        )
         center = np.zeros(tel["values"].shape[1], dtype=np.float32)
         scale = np.ones(tel["values"].shape[1], dtype=np.float32)
+        indicators = self._indicator_columns()
         for c in range(len(center)):
+            if c in indicators:
+                continue  # indicators enter as 0/1: a robust scale of a mostly-0 column would blow the 1s up
             values = tel["values"][covered & tel["mask"][:, c], c]
             if values.size:
                 q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
                 center[c] = q50
                 scale[c] = max((q75 - q25) / 1.349, float(np.std(values)) * 0.1, 1e-3)
         return center, scale
+
+    def _indicator_columns(self) -> range:
+        """Columns of the telemetry array that hold the regime indicators (after the readings and their drift)."""
+        if self.regimes is None or self.spec.telemetry is None:
+            return range(0)
+        start = len(self.regimes.readings) * (2 if self.spec.telemetry.drift_steps else 1)
+        return range(start, start + regime_indicators(self.regimes))
 
     def waveform_rms(self) -> np.ndarray:
         """Per waveform channel, the RMS of the bursts (with ``align="anchor"``: of the samples) that some window
@@ -318,14 +337,24 @@ class WindowedDataset:
         np.add.at(counts, (rows, channel), 1)
         observed = counts > 0
         values = np.where(observed, sums / np.maximum(counts, 1), 0.0)
-        values, observed = _derived_channels(values, observed, offset, n_bins, window)
+        last_bin = self._anchor_us // step
+        indicators = None
+        if window.regimes:
+            if self.regimes is None:
+                covered = _covered_rows(offset, k0, n_bins, last_bin, self._anchor_asset, window.length, total)
+                settings = tuple(c for c in operating_settings(self.dataset.manifest) if c in channels)
+                self.regimes = _fit_regimes(values, observed, covered, channels, settings, window.n_regimes, self._seed)
+            values, observed, indicators = _regime_normalised(values, observed, channels, self.regimes)
+        elif self.regimes is not None:
+            raise ConfigError("operating regimes were given for a window spec whose telemetry has no 'regimes' option")
+        values, observed = _derived_channels(values, observed, offset, n_bins, window, indicators)
         self._tel = {
             "values": values.astype(np.float32),
             "mask": observed,
             "offset": offset,
             "k0": k0,
             "n_bins": n_bins,
-            "last_bin": self._anchor_us // step,
+            "last_bin": last_bin,
         }
 
     def _prepare_waveforms(self) -> None:
@@ -620,9 +649,14 @@ class WindowedDataset:
 
 
 def _derived_channels(
-    values: np.ndarray, observed: np.ndarray, offset: np.ndarray, n_bins: np.ndarray, window: TelemetryWindow
+    values: np.ndarray,
+    observed: np.ndarray,
+    offset: np.ndarray,
+    n_bins: np.ndarray,
+    window: TelemetryWindow,
+    indicators: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The telemetry grid with the drift and age channels ``window`` asks for appended (column order of
+    """The telemetry grid with the drift, regime and age channels ``window`` asks for appended (column order of
     :meth:`TelemetryWindow.input_channels`).
 
     Args:
@@ -632,6 +666,7 @@ def _derived_channels(
         offset: First row of each asset.
         n_bins: Grid steps of each asset.
         window: The telemetry window.
+        indicators: The regime indicators ``(rows, regimes)`` and where they are known, with ``regimes``.
 
     Returns:
         Values and observed masks with the derived columns. A drift is observed where its reading is and the
@@ -653,6 +688,9 @@ def _derived_channels(
         drift_known = observed & known
         columns.append(np.where(drift_known, values - baseline, 0.0))
         masks.append(drift_known)
+    if indicators is not None:
+        columns.append(indicators[0])
+        masks.append(indicators[1])
     if window.age:
         age = np.zeros((len(values), 1))
         defined = np.zeros((len(values), 1), dtype=bool)
@@ -663,3 +701,91 @@ def _derived_channels(
         columns.append(age)
         masks.append(defined)
     return np.concatenate(columns, axis=1), np.concatenate(masks, axis=1)
+
+
+def _covered_rows(
+    offset: np.ndarray,
+    k0: np.ndarray,
+    n_bins: np.ndarray,
+    last_bin: np.ndarray,
+    anchor_asset: np.ndarray,
+    length: int,
+    total: int,
+) -> np.ndarray:
+    """(rows,) bool: the grid rows inside the lookback of some anchor (the rows the windows read)."""
+    last = offset[anchor_asset] + last_bin - k0[anchor_asset]
+    first = np.maximum(last - length + 1, offset[anchor_asset])
+    last = np.minimum(last, offset[anchor_asset] + n_bins[anchor_asset] - 1)
+    return in_any_range(first, last + 1, total)
+
+
+def _fit_regimes(
+    values: np.ndarray,
+    observed: np.ndarray,
+    covered: np.ndarray,
+    channels: tuple[str, ...],
+    setting_names: tuple[str, ...],
+    n_regimes: int | None,
+    seed: int,
+) -> OperatingRegimes:
+    """Operating regimes fitted on the ``covered`` grid rows whose settings (``setting_names``, the others of
+    ``channels`` are the readings) are all observed; missing readings are left out of their statistics.
+
+    Raises:
+        ConfigError: if no such row exists, or ``n_regimes`` exceeds the rows.
+    """
+    settings = _columns(channels, setting_names, "setting")
+    readings = [i for i in range(len(channels)) if i not in settings]
+    rows = covered & observed[:, settings].all(axis=1)
+    if not rows.any():
+        raise ConfigError(
+            f"telemetry.regimes: no grid step of the training windows holds every operating setting "
+            f"({', '.join(channels[i] for i in settings)})"
+        )
+    readings_seen = np.where(observed[rows][:, readings], values[rows][:, readings], np.nan)
+    try:
+        return fit_regimes(
+            values[rows][:, settings],
+            readings_seen,
+            tuple(channels[i] for i in settings),
+            tuple(channels[i] for i in readings),
+            np.random.default_rng(seed),
+            n_regimes,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"telemetry.regimes: {exc}") from exc
+
+
+def _columns(channels: tuple[str, ...], names: tuple[str, ...], what: str) -> list[int]:
+    """Positions of ``names`` among the telemetry channels read.
+
+    Raises:
+        ConfigError: naming the first channel that is not read.
+    """
+    missing = [n for n in names if n not in channels]
+    if missing:
+        raise ConfigError(f"the operating regimes' {what} {missing[0]!r} is not among the telemetry channels read")
+    return [channels.index(n) for n in names]
+
+
+def _regime_normalised(
+    values: np.ndarray, observed: np.ndarray, channels: tuple[str, ...], regimes: OperatingRegimes
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each grid row's readings z-scored with its regime's statistics (:meth:`OperatingRegimes.normalise`), the
+    settings dropped, and the regime's indicators (:meth:`OperatingRegimes.one_hot`; none with a single regime,
+    :func:`~omnimaint.data.windows.regime_indicators`). A row without every setting observed has no regime: its
+    readings and indicators are not observed.
+
+    Returns:
+        The readings ``(rows, len(regimes.readings))``, where they are observed, and the indicators
+        ``(rows, regime_indicators(regimes))`` with where they are known.
+    """
+    settings = _columns(channels, regimes.settings, "setting")
+    readings = _columns(channels, regimes.readings, "reading")
+    known: np.ndarray = np.all(observed[:, settings], axis=1)  # (rows,)
+    regime = regimes.assign(values[:, settings])
+    normalised = regimes.normalise(values[:, readings], regime)
+    seen = observed[:, readings] & known[:, None]
+    width = regime_indicators(regimes)
+    indicators = regimes.one_hot(regime)[:, :width] * known[:, None]
+    return np.where(seen, normalised, 0.0), seen, (indicators, np.repeat(known[:, None], width, axis=1))

@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from omnimaint.data.dataset import Dataset
+from omnimaint.data.regimes import operating_settings
 from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import ConfigError
 
@@ -66,6 +67,8 @@ class Vocabulary(BaseModel):
             present = _distinct(dataset, "telemetry", "channel")
             declared = [c for c in manifest.channel_names("telemetry") if c in present]
             telemetry = _pick(spec.telemetry.channels, declared + sorted(present - set(declared)), "telemetry channel")
+            if spec.telemetry.regimes:
+                telemetry += tuple(c for c in _regime_settings(dataset, present) if c not in telemetry)
         waveforms: tuple[str, ...] = ()
         if spec.waveforms is not None:
             present = _distinct(dataset, "waveforms", "channel")
@@ -103,6 +106,21 @@ class Vocabulary(BaseModel):
         """Embedding indices of event codes (``UNKNOWN_INDEX`` for codes not seen in training)."""
         positions = self.index_of(codes, self.event_codes)
         return np.where(positions < 0, UNKNOWN_INDEX, positions + 2)
+
+
+def _regime_settings(dataset: Dataset, present: set[str]) -> tuple[str, ...]:
+    """The operating-setting channels the manifest declares that hold readings (what ``telemetry.regimes`` reads).
+
+    Raises:
+        ConfigError: if there are none.
+    """
+    settings = tuple(c for c in operating_settings(dataset.manifest) if c in present)
+    if not settings:
+        raise ConfigError(
+            f"{dataset.path}: telemetry.regimes needs operating-setting channels, and dataset "
+            f"'{dataset.manifest.name}' declares none with readings (manifest channels with role 'operating_setting')"
+        )
+    return settings
 
 
 def _distinct(dataset: Dataset, table: str, column: str) -> set[str]:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from omnimaint.data.regimes import OperatingRegimes
 from omnimaint.errors import ConfigError
 
 MODALITIES = ("telemetry", "waveforms", "frames", "events", "maintenance")
@@ -44,6 +45,7 @@ class _Frozen(BaseModel):
 
 
 DRIFT_PREFIX = "drift_"
+REGIME_PREFIX = "regime_"
 AGE_CHANNEL = "age_hours"
 
 
@@ -62,6 +64,13 @@ class TelemetryWindow(_Frozen):
             asset is younger), as the channel ``drift_<reading>``: assets start at different levels
             (manufacturing variation, initial wear) that a late window no longer shows.
         age: Add the asset's age, hours since its first grid step, as the last channel ``age_hours``.
+        regimes: Normalise each reading per operating regime (:mod:`omnimaint.data.regimes`): the regimes are
+            found by k-means on the channels the manifest declares as operating settings (read even when
+            ``channels`` leaves them out), fitted on the rows of the training windows; each grid step's readings
+            are z-scored with the statistics of its regime before the drift is taken, the settings are dropped,
+            and the regime enters as the indicator channels ``regime_<k>`` (after the drift, before the age; none
+            when a single regime is found).
+        n_regimes: Number of regimes with ``regimes``; ``None`` chooses it from the training rows.
     """
 
     lookback: timedelta = timedelta(hours=24)
@@ -70,6 +79,14 @@ class TelemetryWindow(_Frozen):
     before_start: Literal["mask", "first"] = "mask"
     drift_over: timedelta | None = None
     age: bool = False
+    regimes: bool = False
+    n_regimes: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _regimes_asked(self) -> TelemetryWindow:
+        if self.n_regimes is not None and not self.regimes:
+            raise ValueError("telemetry.n_regimes needs telemetry.regimes: true")
+        return self
 
     @property
     def length(self) -> int:
@@ -80,10 +97,29 @@ class TelemetryWindow(_Frozen):
         """Grid steps of the start the drift channels are taken from (0: no drift channels)."""
         return 0 if self.drift_over is None else max(1, int(self.drift_over / self.step))
 
-    def input_channels(self, readings: tuple[str, ...]) -> tuple[str, ...]:
-        """The channels of the telemetry array, in column order: the readings, their drift, the age."""
+    def input_channels(self, channels: tuple[str, ...], regimes: OperatingRegimes | None = None) -> tuple[str, ...]:
+        """The channels of the telemetry array, in column order: the readings, their drift, the regime indicators,
+        the age.
+
+        Args:
+            channels: The telemetry channels read (``Vocabulary.telemetry_channels``).
+            regimes: The fitted regimes, with ``regimes``: the readings are then theirs (the settings dropped).
+
+        Raises:
+            ValueError: if ``regimes`` is given without the option, or missing with it.
+        """
+        if self.regimes != (regimes is not None):
+            raise ValueError("the telemetry window's regimes option and the fitted regimes go together")
+        readings = regimes.readings if regimes is not None else channels
         drift = tuple(DRIFT_PREFIX + c for c in readings) if self.drift_steps else ()
-        return (*readings, *drift, *((AGE_CHANNEL,) if self.age else ()))
+        indicators = tuple(f"{REGIME_PREFIX}{k}" for k in range(regime_indicators(regimes)))
+        return (*readings, *drift, *indicators, *((AGE_CHANNEL,) if self.age else ()))
+
+
+def regime_indicators(regimes: OperatingRegimes | None) -> int:
+    """How many regime indicator channels the telemetry array holds: one per regime, none with a single regime
+    (a constant carries nothing; the estimators' route drops it as a constant channel) or without regimes."""
+    return regimes.n_regimes if regimes is not None and regimes.n_regimes > 1 else 0
 
 
 class WaveformWindow(_Frozen):

@@ -2,7 +2,8 @@
 
 Owns evidence assembly (:func:`diagnose`: per-modality occlusion beside the fusion weights, telemetry
 channels and time ranges against the asset's healthy baseline, vibration bands named by bearing defect
-frequencies, frame heat maps, weighty log lines) and the maintenance-case index and its retrieval.
+frequencies, frame heat maps and PatchCore anomaly maps, weighty log lines) and the maintenance-case index and
+its retrieval.
 
 A diagnosis carries the nearest past cases by the window's fused state and the actions that fixed them
 (:mod:`.similar`), and renders as a self-contained HTML card in English and Chinese (:mod:`.card`, not imported
@@ -27,7 +28,7 @@ from omnimaint.diagnosis.evidence import (
     ModalityEvidence,
     diagnose,
 )
-from omnimaint.diagnosis.frames import FrameEvidence
+from omnimaint.diagnosis.frames import FrameAnomalyEvidence, FrameEvidence
 from omnimaint.diagnosis.logs import LogLineEvidence
 from omnimaint.diagnosis.retrieval import HybridRetriever
 from omnimaint.diagnosis.similar import PastCases, SimilarCase
@@ -43,6 +44,7 @@ __all__ = [
     "CaseSearch",
     "ChannelEvidence",
     "Diagnosis",
+    "FrameAnomalyEvidence",
     "FrameEvidence",
     "HybridRetriever",
     "Likelihood",

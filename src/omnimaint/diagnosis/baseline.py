@@ -186,4 +186,4 @@ def read_scene(
         return window, no_baseline()
     rest = np.arange(1, len(everything))
     history = take(everything, rest)
-    return window, choose_healthy(predictor, history, predictor.predict(history), horizon)
+    return window, choose_healthy(predictor, history, predictor.predict(history, frame_anomaly=False), horizon)

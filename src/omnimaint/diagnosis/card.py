@@ -22,6 +22,7 @@ import pandas as pd
 from omnimaint.diagnosis import card_charts as charts
 from omnimaint.diagnosis.card_words import CARD_WORDS
 from omnimaint.diagnosis.evidence import Diagnosis
+from omnimaint.diagnosis.frames import FrameEvidence
 from omnimaint.diagnosis.spectrum import SpectrumEvidence
 from omnimaint.evaluation.report.i18n import LANGUAGES, Language, Translator
 from omnimaint.evaluation.report.static import SCRIPT, STYLE
@@ -95,7 +96,7 @@ def _header(d: Diagnosis, t: Translator) -> str:
             t("dx.probability_of", p=t.probability(component.probability)) if component else "",
         ),
         (t("dx.rul"), t.duration(d.rul_hours), ""),
-        (t("dx.health"), t(f"health.{d.health}"), t("dx.anomaly", score=f"{d.anomaly_score:.2f}")),
+        (t("dx.health"), t(f"health.{d.health}"), _anomaly_note(d, t)),
     ]
     body = "".join(
         f'<div class="card">{_p(label, "card-label")}<div class="card-value">{esc(value)}</div>{_p(note, "card-note")}'
@@ -113,6 +114,14 @@ def _header(d: Diagnosis, t: Translator) -> str:
         f"<header>{_p(t('dx.kicker'), 'kicker')}<h1>{esc(t('dx.title', asset=d.asset_id, time=_time(d.at)))}</h1>"
         f'{_p(meta, "meta")}<div class="cards four">{body}</div>{_table(head, rows, "narrow")}</header>'
     )
+
+
+def _anomaly_note(d: Diagnosis, t: Translator) -> str:
+    """The fused state's anomaly score, and the frame anomaly beside it when the bundle has the component."""
+    note = t("dx.anomaly", score=f"{d.anomaly_score:.2f}")
+    if d.frame_anomaly is not None:
+        note += " · " + t("dx.frame_anomaly", score=f"{d.frame_anomaly:.2f}")
+    return note
 
 
 def _modalities(d: Diagnosis, t: Translator) -> str:
@@ -189,7 +198,25 @@ def _frames(d: Diagnosis, t: Translator) -> str:
             f'<figure><img class="heatmap" src="{source}" alt="{esc(t("dx.frame.alt", **where))}">'
             f"<figcaption>{esc(caption)}</figcaption></figure>"
         )
-    return _section("frames", t, _p(t("dx.explain.frames"), "explain"), f'<div class="charts">{"".join(figures)}</div>')
+        if f.anomaly is not None:
+            figures.append(_frame_anomaly(f, t))
+    explain = [_p(t("dx.explain.frames"), "explain")]
+    if any(f.anomaly is not None for f in d.frames):
+        explain.append(_p(t("dx.explain.frame_anomaly"), "explain"))
+    return _section("frames", t, *explain, f'<div class="charts">{"".join(figures)}</div>')
+
+
+def _frame_anomaly(f: FrameEvidence, t: Translator) -> str:
+    """The PatchCore anomaly map of a camera's newest frame, as a figure."""
+    assert f.anomaly is not None
+    row, column = f.anomaly.peak
+    where = {"camera": f.camera, "time": _time(f.frame_time), "row": row + 1, "column": column + 1}
+    source = "data:image/png;base64," + base64.b64encode(f.anomaly.overlay_png).decode("ascii")
+    caption = t("dx.frame.anomaly_caption", score=f"{f.anomaly.score:.2f}", **where)
+    return (
+        f'<figure class="frame-anomaly"><img class="heatmap" src="{source}" '
+        f'alt="{esc(t("dx.frame.anomaly_alt", **where))}"><figcaption>{esc(caption)}</figcaption></figure>'
+    )
 
 
 def _logs(d: Diagnosis, t: Translator) -> str:

@@ -16,6 +16,7 @@ EN = {
     "dx.rul": "Remaining useful life",
     "dx.health": "Health state",
     "dx.anomaly": "anomaly score {score}",
+    "dx.frame_anomaly": "frame anomaly {score}",
     "dx.probability_of": "probability {p}",
     "dx.col.horizon": "Failure within",
     "dx.col.probability": "Probability",
@@ -78,6 +79,13 @@ EN = {
     "(fall {fall})",
     "dx.frame.alt": "Camera {camera} at {time} UTC with the occlusion heat map in red; the hottest patch is "
     "row {row}, column {column} of {grid} by {grid}",
+    "dx.explain.frame_anomaly": "Beside each, the PatchCore anomaly map of the newest frame: how far each part of "
+    "it lies from the nearest patch of the healthy training frames (no failure head involved). Red starts at half "
+    "the camera's reference (the healthy validation frames' 99th percentile) and is full at 1.5 times it.",
+    "dx.frame.anomaly_caption": "{camera} at {time} UTC: PatchCore anomaly {score} of the healthy reference "
+    "(1 = healthy frames' 99th percentile); most unusual at pixel row {row}, column {column}",
+    "dx.frame.anomaly_alt": "Camera {camera} at {time} UTC with the PatchCore anomaly map in red; most unusual at "
+    "pixel row {row}, column {column}",
     "dx.no_frames": "The window holds no camera frame.",
     "dx.explain.logs": "Events and work orders of the window, by how much P(failure within {horizon}) falls when "
     "each one is removed.",
@@ -126,6 +134,7 @@ ZH = {
     "dx.rul": "剩余使用寿命",
     "dx.health": "健康状态",
     "dx.anomaly": "异常分数 {score}",
+    "dx.frame_anomaly": "画面异常度 {score}",
     "dx.probability_of": "概率 {p}",
     "dx.col.horizon": "故障时限",
     "dx.col.probability": "概率",
@@ -185,6 +194,13 @@ ZH = {
     "dx.frame.caption": "{camera}，{time}（UTC）：最热的块在第 {row} 行第 {column} 列（共 {grid}×{grid}，下降 {fall}）",
     "dx.frame.alt": "摄像头 {camera} 在 {time}（UTC）的画面，红色为遮挡热力图；最热的块在第 {row} 行第 {column} 列（共 "
     "{grid}×{grid}）",
+    "dx.explain.frame_anomaly": "旁边是最新画面的 PatchCore 异常图：画面每一部分与健康训练画面中最相近的图块"
+    "相差多远（不经过故障预测头）。达到该摄像头参考值（健康验证画面的第 99 百分位）的一半时开始变红，"
+    "达到 1.5 倍时最红。",
+    "dx.frame.anomaly_caption": "{camera}，{time}（UTC）：PatchCore 异常度为健康参考值的 {score} 倍"
+    "（1 = 健康画面的第 99 百分位）；最异常处在像素第 {row} 行第 {column} 列",
+    "dx.frame.anomaly_alt": "摄像头 {camera} 在 {time}（UTC）的画面，红色为 PatchCore 异常图；最异常处在像素"
+    "第 {row} 行第 {column} 列",
     "dx.no_frames": "窗口内没有摄像头画面。",
     "dx.explain.logs": "窗口内的事件和工单，按去掉每一条后 {horizon} 内故障概率下降多少排序。",
     "dx.col.time": "时间（UTC）",

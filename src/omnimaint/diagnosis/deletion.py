@@ -61,7 +61,9 @@ def deletion_scores(
     telemetry = TelemetryOcclusion(
         window,
         baseline.windows,
-        spec.input_channels(predictor.bundle.preprocessor.vocab.telemetry_channels),
+        spec.input_channels(
+            predictor.bundle.preprocessor.vocab.telemetry_channels, predictor.bundle.preprocessor.regimes
+        ),
         pd.Timedelta(spec.step),
         occlusion=telemetry_occlusion,
     )

@@ -26,7 +26,7 @@ from omnimaint.data.dataset import Dataset
 from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
 from omnimaint.diagnosis.baseline import parse_time, read_scene
 from omnimaint.diagnosis.cases import CaseBase
-from omnimaint.diagnosis.frames import FrameEvidence, FrameOcclusion
+from omnimaint.diagnosis.frames import FrameAnomalyEvidence, FrameEvidence, FrameOcclusion, frame_anomaly_evidence
 from omnimaint.diagnosis.logs import LogLineEvidence, LogOcclusion
 from omnimaint.diagnosis.occlusion import Occlusions, merge
 from omnimaint.diagnosis.similar import PastCases, bundle_case_base, past_cases
@@ -87,12 +87,16 @@ class Diagnosis:
         rul_hours: Remaining useful life.
         health: Likeliest health state.
         anomaly_score: Distance of the fused state from healthy training windows.
+        frame_anomaly: The window's frame anomaly (PatchCore on the newest frames, 1 = the healthy validation
+            frames' 99th percentile; the largest over the cameras), ``None`` when the bundle has no frame anomaly
+            component or the window no frame.
         faults: Fault types, likeliest first (``none`` excluded).
         components: Components by failure probability within the horizon read, likeliest first.
         modalities: Per modality, in canonical order.
         telemetry: Channel and time-range evidence (``None`` without telemetry in the window).
         spectra: One per waveform channel with a burst in the window.
-        frames: One heat map per camera with a frame in the window.
+        frames: One heat map per camera with a frame in the window (and its PatchCore anomaly map, when the
+            bundle has the frame anomaly component).
         log_lines: Events and work orders of the window, largest weight first.
         baseline: How the healthy baseline was chosen.
         past: The nearest past cases by fused state and the actions that fixed them (or why there are none).
@@ -120,6 +124,7 @@ class Diagnosis:
     baseline: BaselineSummary
     past: PastCases
     seconds: float
+    frame_anomaly: float | None = None
 
     @property
     def likely_fault(self) -> Likelihood:
@@ -210,7 +215,7 @@ def diagnose(
     vocab = predictor.bundle.preprocessor.vocab
     telemetry = None
     if "telemetry" in used and spec.telemetry is not None:
-        input_channels = spec.telemetry.input_channels(vocab.telemetry_channels)
+        input_channels = spec.telemetry.input_channels(vocab.telemetry_channels, predictor.bundle.preprocessor.regimes)
         telemetry = TelemetryOcclusion(
             window,
             baseline.windows,
@@ -262,8 +267,11 @@ def diagnose(
     else:
         cases = bundle_case_base(predictor) if isinstance(case_base, str) else case_base
         past = past_cases(predictor, window, cases, asset_type=asset_type, before=stamp.to_pydatetime(), k=k_cases)
+    anomalies = _frame_anomalies(predictor, window) if cameras else {}
     frames = tuple(
-        camera.evidence(scores, rows, vocab.cameras[camera.camera], _frame_time(window, camera.camera))
+        camera.evidence(
+            scores, rows, vocab.cameras[camera.camera], _frame_time(window, camera.camera), anomalies.get(camera.camera)
+        )
         for camera in cameras
         if camera.present
     )
@@ -279,6 +287,7 @@ def diagnose(
         rul_hours=float(base.rul_hours[0]),
         health=HEALTH_STATES[int(base.health_probabilities[0].argmax())],
         anomaly_score=float(base.anomaly_score[0]),
+        frame_anomaly=max((a.score for a in anomalies.values()), default=None),
         faults=tuple(Likelihood(str(n), float(p)) for n, p in faults),
         components=tuple(Likelihood(str(n), float(p)) for n, p in components),
         modalities=tuple(modalities),
@@ -292,6 +301,25 @@ def diagnose(
         past=past,
         seconds=time.perf_counter() - started,
     )
+
+
+def _frame_anomalies(predictor: Predictor, window: Batch) -> dict[int, FrameAnomalyEvidence]:
+    """Per camera index, the PatchCore evidence of the window's newest frame (none without the component)."""
+    if predictor.frame_anomaly is None or window.frames is None:
+        return {}
+    scored = predictor.frame_anomaly_scores(window, maps=True)
+    assert scored.maps is not None
+    reference = predictor.frame_anomaly.settings.reference
+    return {
+        camera: frame_anomaly_evidence(
+            window.frames[0, scored.slots[0, camera], camera],
+            scored.maps[0, camera],
+            float(scored.raw[0, camera]),
+            float(ref),
+        )
+        for camera, ref in enumerate(reference)
+        if ref is not None and np.isfinite(scored.raw[0, camera])
+    }
 
 
 def _frame_time(window: Batch, camera: int) -> str:

@@ -49,7 +49,8 @@ def describe(diagnosis: Diagnosis, top: int = 5) -> str:
         for hours, p, alert in zip(d.horizons_hours, d.failure_probability, d.alerts, strict=True)
     )
     lines.append(f"  P(failure within) {chances} (threshold {d.threshold:.3f} at {d.horizon_hours:g} h)")
-    lines.append(f"  RUL {d.rul_hours:.0f} h, health {d.health}, anomaly score {d.anomaly_score:.2f}")
+    frame = f", frame anomaly {d.frame_anomaly:.2f}" if d.frame_anomaly is not None else ""
+    lines.append(f"  RUL {d.rul_hours:.0f} h, health {d.health}, anomaly score {d.anomaly_score:.2f}{frame}")
     faults = ", ".join(f"{f.name} {f.probability:.2f}" for f in d.faults[:3])
     components = ", ".join(f"{c.name} {c.probability:.2f}" for c in d.components[:3])
     lines += [f"  likely fault: {faults}", f"  components at risk: {components}"]
@@ -75,6 +76,12 @@ def describe(diagnosis: Diagnosis, top: int = 5) -> str:
             f"frame {f.camera} at {_time(f.frame_time)}: hottest patch row {row + 1}, column {col + 1} of "
             f"{f.grid}x{f.grid} (fall {f.peak:+.4f})"
         )
+        if f.anomaly is not None:
+            row, col = f.anomaly.peak
+            lines.append(
+                f"  PatchCore anomaly {f.anomaly.score:.2f} of the healthy reference, most unusual at pixel row "
+                f"{row + 1}, column {col + 1}"
+            )
     if d.log_lines:
         lines.append("log lines and work orders (fall when removed):")
         for line in d.log_lines[:top]:

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from omnimaint.data.windows import AGE_CHANNEL, DRIFT_PREFIX, Batch
+from omnimaint.data.windows import AGE_CHANNEL, DRIFT_PREFIX, REGIME_PREFIX, Batch
 from omnimaint.diagnosis.occlusion import Edit, Occlusions, Row, Scores
 
 TelemetryOcclusionMode = Literal["baseline", "mask"]
@@ -252,5 +252,5 @@ class TelemetryOcclusion:
 
 
 def _readings(columns: tuple[str, ...]) -> set[str]:
-    """The sensor readings among the telemetry columns (not their drift, not the asset's age)."""
-    return {c for c in columns if not c.startswith(DRIFT_PREFIX) and c != AGE_CHANNEL}
+    """The sensor readings among the telemetry columns (not their drift, not the regime indicators, not the age)."""
+    return {c for c in columns if not c.startswith((DRIFT_PREFIX, REGIME_PREFIX)) and c != AGE_CHANNEL}

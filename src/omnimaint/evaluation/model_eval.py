@@ -255,6 +255,14 @@ def head_metrics(output: HealthOutput, labels: Labels, rul_cap_hours: float) -> 
             "anomaly.auroc", lambda: auroc(anomalous, output.anomaly_score[health_known]), anomaly_reason
         )
     }
+    frame_anomaly = output.frame_anomaly
+    if frame_anomaly is not None:  # the bundle's PatchCore frame anomaly, over the windows that have a frame
+        framed = health_known & np.isfinite(frame_anomaly)
+        metrics["anomaly"]["frame_auroc"] = book.value(
+            "anomaly.frame_auroc",
+            lambda: auroc(labels.health_state[framed] > 0, frame_anomaly[framed]),
+            None if framed.any() else "no evaluated window with a camera frame has a known health state",
+        )
     metrics["undefined"] = book.reasons
     return metrics
 
@@ -424,7 +432,11 @@ def evaluate_bundle(
         longest = f"{output.horizons_hours[-1]:g}h"
         for modality in predictor.modalities:
             dropped = predictor.predict_windows(
-                windows, drop=(modality,), progress=progress, description=f"ablation: scoring without {modality}"
+                windows,
+                drop=(modality,),
+                progress=progress,
+                description=f"ablation: scoring without {modality}",
+                frame_anomaly=False,  # the model's heads without the modality; the frame anomaly does not change
             )
             evaluation.ablation_outputs[modality] = dropped
             summary = head_metrics(dropped, labels, rul_cap)

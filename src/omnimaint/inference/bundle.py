@@ -9,6 +9,8 @@ Layout::
     metrics.json         metrics measured when the bundle was made
     model.safetensors    weights
     model.onnx           optional ONNX export (and model.int8.onnx, quantised)
+    frame_anomaly.json   optional PatchCore frame anomaly: settings (and frame_anomaly.safetensors: backbone,
+                         memory banks), read by :mod:`omnimaint.inference.frame_anomaly`
 
 Loading never unpickles: weights come from safetensors, everything else is JSON. Every file read is
 listed in ``bundle.json`` under a plain name and read from the bytes whose checksum was compared

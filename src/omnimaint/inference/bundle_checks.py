@@ -35,7 +35,19 @@ def check_preprocessors(state: PreprocessorState, window: WindowSpec, where: Pat
     vocab = state.vocab
     statistics: dict[str, tuple[tuple[float, ...], int, bool]] = {}
     if window.telemetry is not None:
-        channels = len(window.telemetry.input_channels(vocab.telemetry_channels))
+        if window.telemetry.regimes != (state.regimes is not None):
+            have = "holds" if state.regimes is not None else "lacks"
+            raise BundleError(
+                f"{where}: regimes: preprocessors.json {have} operating regimes, but the window spec's "
+                f"telemetry.regimes is {window.telemetry.regimes}"
+            )
+        if state.regimes is not None:
+            unread = [
+                c for c in (*state.regimes.settings, *state.regimes.readings) if c not in vocab.telemetry_channels
+            ]
+            if unread:
+                raise BundleError(f"{where}: regimes name channel {unread[0]!r}, which vocab.telemetry_channels lacks")
+        channels = len(window.telemetry.input_channels(vocab.telemetry_channels, state.regimes))
         statistics |= {"telemetry_center": (state.telemetry_center, channels, False)}
         statistics |= {"telemetry_scale": (state.telemetry_scale, channels, True)}
     if window.waveforms is not None:

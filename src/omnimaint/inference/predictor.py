@@ -21,9 +21,12 @@ from omnimaint.data.splits import Split
 from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
 from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
 from omnimaint.inference.compatibility import ensure_fit
+from omnimaint.inference.frame_anomaly import load_frame_anomaly
+from omnimaint.models.frame_anomaly import FrameAnomalyScores
 from omnimaint.models.frame_views import N_VIEWS, dihedral_view
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
 from omnimaint.models.preprocessing import Preprocessor, mask_modalities
+from omnimaint.models.threads import torch_threads
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 """``torch``; ``onnx`` (ONNX Runtime on ``model.onnx``); ``onnx-int8`` (on the quantised ``model.int8.onnx``)."""
@@ -45,6 +48,10 @@ class HealthOutput:
         fault_probabilities: (B, F) next fault type (``fault_classes``; class 0 = none).
         health_probabilities: (B, 3) healthy / degrading / critical.
         anomaly_score: (B,) distance from healthy behaviour.
+        frame_anomaly: (B,) PatchCore anomaly of the newest frame of each camera against the healthy frames'
+            memory bank, divided by the healthy validation frames' 99th percentile (1 = that percentile) and
+            the largest over the cameras; NaN for a window without frames. ``None`` when the bundle has no
+            frame anomaly component (see :mod:`omnimaint.models.frame_anomaly`).
         modality_weights: (B, 5) contribution of each modality (0 when absent).
         alerts: (B, H) failure probability at or above the calibrated threshold.
         horizons_hours: The horizons.
@@ -65,6 +72,7 @@ class HealthOutput:
     horizons_hours: tuple[float, ...]
     components: tuple[str, ...]
     fault_classes: tuple[str, ...]
+    frame_anomaly: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.asset_ids)
@@ -99,6 +107,8 @@ class HealthOutput:
         frame["fault"] = np.asarray(self.fault_classes, dtype=object)[self.fault_probabilities.argmax(axis=1)]
         frame["health"] = np.asarray(HEALTH_STATES, dtype=object)[self.health_probabilities.argmax(axis=1)]
         frame["anomaly_score"] = self.anomaly_score
+        if self.frame_anomaly is not None:
+            frame["frame_anomaly"] = self.frame_anomaly
         for i, modality in enumerate(MODALITIES):
             frame[f"weight_{modality}"] = self.modality_weights[:, i]
         return frame
@@ -142,6 +152,9 @@ class Predictor:
         preprocessor: A preprocessor built on the bundle's state (to share a warm text-embedding cache).
         frame_views: Test-time frame views instead of the bundle's (``preprocess.frames.test_views`` when it
             was trained), for measuring what they change.
+
+    The bundle's frame anomaly component (PatchCore), when it has one, runs in PyTorch on every backend: the ONNX
+    files hold the model's heads only (docs/decisions.md).
     """
 
     def __init__(
@@ -164,6 +177,8 @@ class Predictor:
         self.frame_views: FrameViews = frame_views or bundle.preprocessor.frames.test_views
         self._rul_cap_hours = bundle.window.rul_cap.total_seconds() / 3600
         self._thresholds = np.asarray(bundle.thresholds.failure_probability or [0.5] * len(bundle.window.horizons))
+        self.threads = threads
+        self.frame_anomaly = load_frame_anomaly(bundle)
         if backend == "torch":
             self.model = bundle.build_model()
             if threads is not None:
@@ -218,8 +233,9 @@ class Predictor:
         """
         if check:
             ensure_fit(self.bundle, dataset, assets=split.asset_ids if split is not None else None)
+        state = self.bundle.preprocessor
         return WindowedDataset(
-            dataset, self.bundle.window, vocab=self.bundle.preprocessor.vocab, split=split, anchors=anchors
+            dataset, self.bundle.window, vocab=state.vocab, split=split, anchors=anchors, regimes=state.regimes
         )
 
     def raw(self, inputs: ModelInputs) -> tuple[np.ndarray, ...]:
@@ -237,11 +253,19 @@ class Predictor:
         return _sigmoid(failure), rul, _softmax(fault), _softmax(health), anomaly, weights
 
     def predict(
-        self, batch: Batch, *, drop: tuple[str, ...] = (), frame_views: FrameViews | None = None
+        self,
+        batch: Batch,
+        *,
+        drop: tuple[str, ...] = (),
+        frame_views: FrameViews | None = None,
+        frame_anomaly: bool = True,
     ) -> HealthOutput:
         """Assess a batch of windows; ``drop`` marks modalities absent (to measure what each one adds);
         ``frame_views`` overrides the predictor's test-time frame views for this call. With ``dihedral`` views
-        every output (probabilities, RUL, anomaly score, weights) is the mean over the eight views."""
+        every output (probabilities, RUL, anomaly score, weights) is the mean over the eight views; the frame
+        anomaly reads each camera's newest frame as it is. ``frame_anomaly=False`` skips the frame anomaly
+        component (``HealthOutput.frame_anomaly`` is then ``None``): occlusion re-scorings, which edit frames
+        patch by patch, need only the heads."""
         inputs = self.preprocessor(batch)
         if drop:
             inputs = mask_modalities(inputs, drop)
@@ -266,7 +290,38 @@ class Predictor:
             horizons_hours=tuple(h.total_seconds() / 3600 for h in self.bundle.window.horizons),
             components=vocab.components,
             fault_classes=vocab.fault_classes,
+            frame_anomaly=self._frame_anomaly(batch, drop) if frame_anomaly else None,
         )
+
+    def _frame_anomaly(self, batch: Batch, drop: tuple[str, ...]) -> np.ndarray | None:
+        """(B,) the window's frame anomaly (NaN without frames, or with ``frames`` dropped); ``None`` without the
+        component."""
+        if self.frame_anomaly is None:
+            return None
+        if "frames" in drop:
+            return np.full(len(batch), np.nan)
+        return self.frame_anomaly_scores(batch).window
+
+    def frame_anomaly_scores(self, batch: Batch, *, maps: bool = False) -> FrameAnomalyScores:
+        """The frame anomaly component's scores (and with ``maps``, anomaly maps) of each camera's newest frame.
+
+        Windows whose frames are marked absent (``Batch.presence``) count as having none.
+
+        Raises:
+            BundleError: if the bundle has no frame anomaly component.
+        """
+        if self.frame_anomaly is None:
+            raise BundleError(
+                f"{self.bundle.path}: the bundle has no frame anomaly component "
+                "(train with frame_anomaly.method: patchcore)"
+            )
+        n, cameras = len(batch), len(self.frame_anomaly.settings.cameras)
+        if batch.frames is None or batch.frame_mask is None:
+            empty = np.zeros((n, 1, cameras), dtype=bool)
+            return self.frame_anomaly.score(np.zeros((n, 1, cameras, 1, 1, 3), np.uint8), empty, maps=maps)
+        mask = batch.frame_mask & batch.present("frames")[:, None, None]
+        with torch_threads(self.threads), torch.inference_mode():
+            return self.frame_anomaly.score(batch.frames, mask, maps=maps)
 
     def fused_state(self, batch: Batch) -> np.ndarray:
         """(B, D) fused state of each window: the vector the heads read (an ensemble's members' mean), with which
@@ -292,16 +347,20 @@ class Predictor:
         drop: tuple[str, ...] = (),
         description: str = "scoring windows",
         frame_views: FrameViews | None = None,
+        frame_anomaly: bool = True,
     ) -> HealthOutput:
         """Assess every window of ``windows`` (in anchor order); with ``progress``, a bar (see
-        :mod:`omnimaint.progress`) says ``description`` and counts the batches. ``drop`` and ``frame_views`` as
-        in :meth:`predict`."""
+        :mod:`omnimaint.progress`) says ``description`` and counts the batches. ``drop``, ``frame_views`` and
+        ``frame_anomaly`` as in :meth:`predict`."""
         from omnimaint.progress import track
 
         starts = track(range(0, len(windows), batch_size), description, enabled=progress)
         parts = [
             self.predict(
-                windows.batch(np.arange(s, min(s + batch_size, len(windows)))), drop=drop, frame_views=frame_views
+                windows.batch(np.arange(s, min(s + batch_size, len(windows)))),
+                drop=drop,
+                frame_views=frame_views,
+                frame_anomaly=frame_anomaly,
             )
             for s in starts
         ]

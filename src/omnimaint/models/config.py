@@ -36,11 +36,23 @@ class WaveformEncoderConfig(_Frozen):
         name: Registered encoder name.
         n_fft: Frame length of the short-time spectrum (frequency resolution = rate / n_fft).
         channels: Convolution channels.
+        level: ``absolute``: the log spectra as they are, so a louder burst reads louder (the level is
+            evidence: imbalance grows it); ``relative``: each log spectrum less its mean over frequency, so
+            only its shape counts, the same at any gain (a machine under another load, a sensor mounted
+            elsewhere: CWRU across loads, docs/decisions.md).
+        envelope: Read the envelope spectrum beside the power spectrum. Its low bands carry bearing defect
+            frequencies, but across loads they move with the speed more than the power spectrum's shape does.
+        standardise: Standardise each frequency bin of the log spectra by its mean and deviation over the
+            training bursts (a batch normalisation without scale or shift, its running statistics kept in the
+            bundle), so that a quiet band that tells the faults apart weighs as much as a loud one.
     """
 
     name: str = "spectral_cnn"
     n_fft: int = Field(default=512, ge=32)
     channels: int = Field(default=32, ge=4)
+    level: Literal["absolute", "relative"] = "absolute"
+    envelope: bool = True
+    standardise: bool = False
 
 
 class VisionEncoderConfig(_Frozen):

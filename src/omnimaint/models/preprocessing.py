@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from omnimaint.data.regimes import OperatingRegimes
 from omnimaint.data.vocab import Vocabulary
 from omnimaint.data.windows import MODALITIES, Batch, WindowSpec
 from omnimaint.models.config import FramePreprocessing, ModelConfig, TextEncoderConfig
@@ -43,6 +44,11 @@ class TrainingWindows(Protocol):
         """Category orders, fitted on the training data."""
         ...
 
+    @property
+    def regimes(self) -> OperatingRegimes | None:
+        """The operating regimes the windows' telemetry is normalised with, fitted on the training data."""
+        ...
+
     def telemetry_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel (C,) centre and scale of the telemetry the windows read."""
         ...
@@ -61,11 +67,17 @@ class TrainingWindows(Protocol):
 
 
 class PreprocessorState(BaseModel):
-    """Everything fitted, and the preprocessing options (``frames``, ``text``), as stored in ``preprocessors.json``."""
+    """Everything fitted, and the preprocessing options (``frames``, ``text``), as stored in ``preprocessors.json``.
+
+    ``regimes`` holds the operating regimes of the telemetry option ``regimes`` (``None`` without it): the sample
+    builder applies them to every grid step (:class:`~omnimaint.data.sample_builder.WindowedDataset`), before the
+    telemetry is centred and scaled here.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     vocab: Vocabulary
+    regimes: OperatingRegimes | None = None
     modalities: tuple[str, ...]
     telemetry_center: tuple[float, ...] = ()
     telemetry_scale: tuple[float, ...] = ()
@@ -134,6 +146,7 @@ class Preprocessor:
             advance(1)
         state = PreprocessorState(
             vocab=windows.vocab,
+            regimes=windows.regimes,
             modalities=modalities,
             telemetry_center=tuple(float(v) for v in center),
             telemetry_scale=tuple(float(v) for v in scale),
@@ -271,7 +284,11 @@ def complete_config(architecture: ModelConfig, spec: WindowSpec, preprocessor: P
     vocab = preprocessor.state.vocab
     sizes: dict[str, object] = {
         "modalities": spec.enabled,
-        "n_telemetry_channels": len(spec.telemetry.input_channels(vocab.telemetry_channels)) if spec.telemetry else 0,
+        "n_telemetry_channels": (
+            len(spec.telemetry.input_channels(vocab.telemetry_channels, preprocessor.state.regimes))
+            if spec.telemetry
+            else 0
+        ),
         "n_waveform_channels": len(vocab.waveform_channels),
         "n_cameras": len(vocab.cameras),
         "n_event_codes": vocab.n_event_codes,

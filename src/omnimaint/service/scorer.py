@@ -194,7 +194,9 @@ class StreamingScorer:
             }
         )
         windows = self.predictor.windows(dataset, anchors=anchors, check=False)
-        return self.predictor.predict_windows(windows, batch_size=128)
+        # The scores table has no frame anomaly column (a bundle's PatchCore component is read by diagnoses), so
+        # the scorer does not spend a backbone pass per frame computing it.
+        return self.predictor.predict_windows(windows, batch_size=128, frame_anomaly=False)
 
 
 @dataclass

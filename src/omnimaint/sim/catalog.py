@@ -8,7 +8,7 @@ from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 ASSET_TYPES: Final = ("centrifugal_pump", "cnc_spindle", "conveyor_drive")
 TYPE_PREFIX: Final = {"centrifugal_pump": "P", "cnc_spindle": "S", "conveyor_drive": "C"}
@@ -130,20 +130,24 @@ CARE: Final[dict[str, CarePolicy]] = {
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """A telemetry channel: name, unit, meaning and the asset types that carry it."""
+    """A telemetry channel: name, unit, meaning, the asset types that carry it, and its manifest ``role``
+    (``operating_setting`` for the channels that set the operating regime: speed and load)."""
 
     name: str
     unit: str
     description: str
     asset_types: tuple[str, ...] | None = None
+    role: Literal["reading", "operating_setting"] = "reading"
 
 
 TELEMETRY_CHANNELS: Final = (
     ChannelSpec("motor_current", "A", "motor phase current, 10-min mean"),
     ChannelSpec("vibration_rms", "mm/s", "velocity RMS 10-1000 Hz at the drive-end bearing (ISO 10816)"),
     ChannelSpec("bearing_temp", "degC", "drive-end bearing housing temperature"),
-    ChannelSpec("speed", "rpm", "shaft speed"),
-    ChannelSpec("load", "%", "load relative to rated (flow demand, cutting load or throughput)"),
+    ChannelSpec("speed", "rpm", "shaft speed", role="operating_setting"),
+    ChannelSpec(
+        "load", "%", "load relative to rated (flow demand, cutting load or throughput)", role="operating_setting"
+    ),
     ChannelSpec("flow", "m3/h", "discharge flow", ("centrifugal_pump",)),
     ChannelSpec("discharge_pressure", "bar", "discharge pressure", ("centrifugal_pump",)),
     ChannelSpec("coolant_temp", "degC", "spindle coolant return temperature", ("cnc_spindle",)),

@@ -86,6 +86,7 @@ def build_manifest(config: PlantConfig) -> Manifest:
             sampling_rate_hz=1.0 / config.telemetry_period_s,
             asset_types=c.asset_types,
             description=c.description,
+            role=c.role,
         )
         for c in TELEMETRY_CHANNELS
         if c.asset_types is None or set(c.asset_types) & set(types)

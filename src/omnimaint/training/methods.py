@@ -89,7 +89,10 @@ DESCRIPTIONS: dict[str, str] = {
     "cmapss": "30 cycles of the 14 wear sensors, telemetry encoder + RUL head, 3 seeds averaged",
     "cmapss-long": "80 cycles of the 14 wear sensors, their drift and the age, telemetry encoder + RUL head, "
     "5 seeds averaged",
+    "cmapss-regimes": "as cmapss-long, each reading z-scored per operating regime before its drift is taken, "
+    "the regime as indicator channels",
     "cwru": "each segment one waveform burst, spectral CNN, fault-type head",
+    "cwru-cross-load": "a bundle per training load, each segment one waveform burst, spectral CNN, fault-type head",
     "images": "each image one frame, grey and contrast-normalised, frame CNN + fault-type head",
     "azure-pdm": "telemetry + events + maintenance encoders, per-component failure head",
 }

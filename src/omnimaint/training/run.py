@@ -8,6 +8,7 @@ anomaly head on healthy training windows and calibrates alert thresholds on the 
 from __future__ import annotations
 
 import logging
+import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from omnimaint.data.windows import WindowSpec
 from omnimaint.errors import ConfigError, describe_validation_error
 from omnimaint.evaluation.early_warning import threshold_for_false_alarm_rate
 from omnimaint.inference.bundle import Bundle, Thresholds
+from omnimaint.inference.frame_anomaly import frame_anomaly_files
 from omnimaint.inference.predictor import Predictor
 from omnimaint.models.omni import OmniModel, members
 from omnimaint.models.preprocessing import Preprocessor, complete_config
@@ -48,6 +50,7 @@ from omnimaint.notes import NOTE
 from omnimaint.progress import progress_drawn, track
 from omnimaint.training.config import DataConfig, TrainConfig
 from omnimaint.training.data import WindowDataModule
+from omnimaint.training.frame_anomaly import fit_frame_anomaly
 from omnimaint.training.loop_output import (
     InterruptibleTrainer,
     ModelSize,
@@ -78,10 +81,11 @@ class Prepared:
 
 
 def _windows(
-    dataset: Dataset, spec: WindowSpec, split: Split, vocab: object, anchors: pd.DataFrame | None = None
+    dataset: Dataset, spec: WindowSpec, split: Split, train: WindowedDataset, anchors: pd.DataFrame | None = None
 ) -> WindowedDataset | None:
+    """Windows of a split other than training, read with the training windows' vocabulary and regimes."""
     try:
-        return WindowedDataset(dataset, spec, vocab=vocab, split=split, anchors=anchors)  # type: ignore[arg-type]
+        return WindowedDataset(dataset, spec, vocab=train.vocab, split=split, anchors=anchors, regimes=train.regimes)
     except ConfigError as exc:
         logger.info("no %s windows: %s", split.name, exc)  # check_windows has told the user why
         return None
@@ -149,9 +153,16 @@ def prepare(
         logger.warning(problem)
     vocab = start.preprocessor.vocab if start is not None else None
     train = WindowedDataset(
-        dataset, _training_spec(config, spec, kind), vocab=vocab, split=splits["train"], anchors=anchors.get("train")
+        dataset,
+        _training_spec(config, spec, kind),
+        vocab=vocab,
+        split=splits["train"],
+        anchors=anchors.get("train"),
+        # Regimes are fitted on the training windows' grid steps here, unless the starting bundle has its own.
+        regimes=start.preprocessor.regimes if start is not None else None,
+        seed=config.seed,
     )
-    val = _windows(dataset, spec, splits["val"], train.vocab, anchors.get("val")) if "val" in splits else None
+    val = _windows(dataset, spec, splits["val"], train, anchors.get("val")) if "val" in splits else None
     if kind == "model" and spec.labels == "failures":  # labelled states have no failures to warn about
         for windows, what, consequence in (
             (train, "training", "the failure, RUL and fault-type heads learn only 'no failure'"),
@@ -410,14 +421,18 @@ def _fault_weights(windows: WindowedDataset, n_classes: int) -> torch.Tensor:
 def train(
     config: TrainConfig, *, overwrite: bool = False, inputs: Mapping[str, ProtocolInputs] | None = None
 ) -> Path | None:
-    """Multi-task fine-tuning, then anomaly-head fitting and threshold calibration. Returns the bundle
-    folder (``None`` on non-zero data-parallel ranks).
+    """Multi-task fine-tuning, then anomaly-head fitting and threshold calibration, and with
+    ``frame_anomaly.method: patchcore`` the frame anomaly component. Returns the bundle folder (``None`` on
+    non-zero data-parallel ranks).
 
     ``overwrite`` replaces a training run at ``config.out``; see :func:`_claim_run_folder` for what else
     may be there. ``inputs`` are a benchmark protocol's ``train`` and ``val`` samples (see
     :func:`prepare`); without them the configured split decides.
     """
     preflight(config, "model")
+    patchcore = config.frame_anomaly.method == "patchcore"
+    if patchcore and config.data.window.frames is None:
+        raise ConfigError("frame_anomaly.method is patchcore, but data.window.frames is off: there are no frames")
     _claim_run_folder(config, TRAINING_RUN, overwrite)
     with torch_threads(config.threads):
         fitted = _fit(config, "model", config.data.label_fraction, inputs)
@@ -425,7 +440,14 @@ def train(
             return None
         bundle, prepared = fitted
         finish(bundle, prepared, config.target_false_alarms_per_asset_day)
-    return bundle.save(config.out / BUNDLE_DIR, overwrite=True)
+        if not patchcore:
+            return bundle.save(config.out / BUNDLE_DIR, overwrite=True)
+        detector = fit_frame_anomaly(
+            config.frame_anomaly, prepared.train, prepared.val, prepared.spec.labels, seed=config.seed
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        extra = frame_anomaly_files(detector, Path(folder))
+        return bundle.save(config.out / BUNDLE_DIR, overwrite=True, extra_files=extra)
 
 
 def finish(bundle: Bundle, prepared: Prepared, target_rate: float) -> None:

@@ -25,6 +25,7 @@ from omnimaint.training.config import OptimConfig, PretrainObjective
 from omnimaint.training.data import LabelTensors, TrainingBatch
 from omnimaint.training.losses import TASKS, UncertaintyWeighting, cross_modal_contrastive, global_count, task_losses
 from omnimaint.training.selection import SCORE_NAME, EarlyWarningScore
+from omnimaint.training.waveform_views import random_waveform_views
 
 
 class _Task(L.LightningModule):
@@ -132,7 +133,8 @@ class FineTuneTask(_Task):
         )
 
     def losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
-        return self._losses(self.model(self._with_frame_views(self._with_noise(batch.inputs))), batch.labels)
+        inputs = self._with_waveform_views(self._with_frame_views(self._with_noise(batch.inputs)))
+        return self._losses(self.model(inputs), batch.labels)
 
     def _with_noise(self, inputs: ModelInputs) -> ModelInputs:
         """Training inputs with ``optim.telemetry_noise`` added to the observed telemetry steps."""
@@ -147,6 +149,13 @@ class FineTuneTask(_Task):
         if self.optim.frame_augmentation == "none" or inputs.frames is None:
             return inputs
         return replace(inputs, frames=random_dihedral_views(inputs.frames))
+
+    def _with_waveform_views(self, inputs: ModelInputs) -> ModelInputs:
+        """Training inputs with each burst at a random gain and speed (``optim.waveform_gain_db``, ``_speed``)."""
+        if (self.optim.waveform_gain_db == 0 and self.optim.waveform_speed == 0) or inputs.waveforms is None:
+            return inputs
+        views = random_waveform_views(inputs.waveforms, self.optim.waveform_gain_db, self.optim.waveform_speed)
+        return replace(inputs, waveforms=views)
 
     def on_validation_epoch_start(self) -> None:
         if self.score is not None:

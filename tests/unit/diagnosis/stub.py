@@ -25,7 +25,7 @@ class StubPredictor:
         self.score = score
         self.calls = 0
 
-    def predict(self, batch: Batch) -> HealthOutput:
+    def predict(self, batch: Batch, **_: object) -> HealthOutput:
         self.calls += 1
         p = np.asarray(self.score(batch), dtype=np.float32)
         n = len(batch)

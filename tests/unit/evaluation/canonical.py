@@ -78,10 +78,11 @@ def cmapss_dataset(
     )
 
 
-def cmapss_regime_dataset(path: Path) -> Dataset:
+def cmapss_regime_dataset(path: Path, *, wear_sensors: bool = False) -> Dataset:
     """``cmapss_dataset`` whose cycles each run at one of three set points of ``setting1`` (declared an operating
-    setting), with ``s2`` raised by 30 per set point: far more than the wear trend of at most 5."""
-    base = cmapss_dataset(path.parent / f"{path.name}-base")
+    setting), with ``s2`` raised by 30 per set point: far more than the wear trend of at most 5. With
+    ``wear_sensors``, also the other sensors that the packaged configs read (see :func:`cmapss_dataset`)."""
+    base = cmapss_dataset(path.parent / f"{path.name}-base", wear_sensors=wear_sensors)
     telemetry = base.table("telemetry")
     cycles = telemetry.loc[telemetry["channel"] == "setting1", ["asset_id", "ts"]]
     regime = cycles.assign(regime=np.random.default_rng(7).integers(3, size=len(cycles)))
@@ -91,7 +92,7 @@ def cmapss_regime_dataset(path: Path) -> Dataset:
     telemetry.loc[is_s2, "value"] += 30.0 * telemetry.loc[is_s2, "regime"]
     channels = tuple(
         ChannelInfo(name=c, kind="telemetry", role="operating_setting" if c == "setting1" else "reading")
-        for c in ("s1", "s2", "setting1")
+        for c in ("s1", "s2", *(CMAPSS_SENSORS[1:] if wear_sensors else ()), "setting1")
     )
     manifest = Manifest(schema_version=SCHEMA_VERSION, name="cmapss-regimes", channels=channels)
     tables = {"assets": base.table("assets"), "failures": base.table("failures")}

@@ -138,7 +138,7 @@ def test_bench_cross_load_notes_the_class_it_leaves_out(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "o" / "cwru-cross-load__majority__cwru.json").read_text())
     assert record["subset"] is None
     assert record["notes"][0].startswith("class 'normal' is left out of every split")
-    assert record["details"]["left_out_classes"] == {"0": ["normal"], "1": ["normal"]}
+    assert record["details"]["left_out_classes"] == {"0HP": ["normal"], "1HP": ["normal"]}
 
 
 class _Majority:

@@ -303,7 +303,8 @@ def test_an_unknown_subset_or_a_subset_for_another_protocol_is_refused(two_subse
         run_protocol(two_subsets, "cmapss", lambda seed: _Recorder(40.0), subset="FD004")
     with pytest.raises(
         ProtocolError,
-        match=r"protocol 'cwru' has no subsets \(--subset applies to: cmapss, cmapss-long, cmapss-regimes\)",
+        match=r"protocol 'cwru' has no subsets "
+        r"\(--subset applies to: cmapss, cmapss-long, cmapss-regimes, cwru-cross-load\)",
     ):
         run_protocol(two_subsets, "cwru", lambda seed: _Recorder(40.0), subset="FD001")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from omnimaint.data import Dataset, write_dataset
@@ -13,11 +14,15 @@ from omnimaint.evaluation.protocols.cwru import (
     TEN_CLASSES,
     CwruConfig,
     block_bounds,
-    cross_load_splits,
     load_recordings,
     run_cwru,
-    run_cwru_cross_load,
     within_recording_split,
+)
+from omnimaint.evaluation.protocols.cwru_cross_load import (
+    cross_load_inputs,
+    cross_load_splits,
+    cross_load_subsets,
+    run_cwru_cross_load,
 )
 from tests.unit.evaluation.canonical import cwru_dataset
 
@@ -86,13 +91,39 @@ def test_cross_load_with_one_load_says_not_enough_loads(one_load: Dataset) -> No
 
 def test_cross_load_trains_and_tests_on_different_files(two_loads: Dataset) -> None:
     splits = cross_load_splits(load_recordings(two_loads, CONFIG))
-    assert [load for load, _, _ in splits] == [0.0, 1.0]
-    for load, train, test in splits:
-        assert {r.load_hp for r in train} == {load}
-        assert load not in {r.load_hp for r in test}
+    assert list(splits) == cross_load_subsets(two_loads) == ["0HP", "1HP"]
+    for (load, (train, test)), hp in zip(splits.items(), (0.0, 1.0), strict=True):
+        assert {r.load_hp for r in train} == {hp}, load
+        assert hp not in {r.load_hp for r in test}
         assert {r.asset_id for r in train}.isdisjoint({r.asset_id for r in test})
     result = run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), config=CONFIG)
-    assert set(result.details["per_train_load"]) == {"0", "1"}
+    assert set(result.details["per_train_load"]) == {"0HP", "1HP"} and "subset" not in result.details
+
+
+def test_cross_load_runs_one_training_load_as_a_subset(two_loads: Dataset) -> None:
+    one = run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), subset="1HP", config=CONFIG)
+    assert set(one.details["per_train_load"]) == {"1HP"} and one.details["subset"] == "1HP"
+    every = run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), config=CONFIG)
+    assert one.details["per_train_load"]["1HP"] == every.details["per_train_load"]["1HP"]
+    with pytest.raises(ProtocolError, match=r"no recordings at load '2HP' \(loads: 0HP, 1HP\)"):
+        run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), subset="2HP", config=CONFIG)
+
+
+def test_a_cross_load_bundle_never_sees_the_test_loads(two_loads: Dataset) -> None:
+    inputs = cross_load_inputs(two_loads, subset="1HP", config=CONFIG)
+    at_load = {
+        part: {str(a).rsplit("_", 1)[1] for a in inputs[part].anchors["asset_id"]} for part in ("train", "val", "test")
+    }
+    assert at_load == {"train": {"1"}, "val": {"1"}, "test": {"0"}}
+    # Within each training recording, its validation end comes a gap after its training part.
+    train, val = inputs["train"].anchors, inputs["val"].anchors
+    sample = pd.Timedelta(seconds=1 / 12_000)
+    for asset in set(train["asset_id"]):
+        last_train, first_val = train[train.asset_id == asset].ts.max(), val[val.asset_id == asset].ts.min()
+        assert first_val - last_train >= (CONFIG.gap + CONFIG.segment_length - 1) * sample
+    # Every test segment of the other load, each recording whole.
+    recordings = [r for r in load_recordings(two_loads, CONFIG) if r.load_hp == 0.0]
+    assert len(inputs["test"]) == sum(len(r.samples) // CONFIG.segment_length for r in recordings)
 
 
 def test_spectral_baseline_separates_the_tones(one_load: Dataset) -> None:
@@ -122,7 +153,7 @@ def normal_at_one_load(two_loads: Dataset, tmp_path_factory: pytest.TempPathFact
 
 def test_cross_load_says_which_classes_it_leaves_out(normal_at_one_load: Dataset) -> None:
     result = run_cwru_cross_load(normal_at_one_load, lambda seed: _Memorizer(), config=CONFIG)
-    assert result.details["left_out_classes"] == {"0": ["normal"], "1": ["normal"]}
+    assert result.details["left_out_classes"] == {"0HP": ["normal"], "1HP": ["normal"]}
     assert result.notes == (
         "class 'normal' is left out of every split: it has recordings at 0 HP only, and a split keeps the classes "
         "present at both its training load and its test loads",

@@ -70,6 +70,20 @@ def test_head_metrics_by_hand() -> None:
     assert metrics["health_state"]["accuracy"] == pytest.approx(4 / 5)
     assert metrics["anomaly"]["auroc"] == pytest.approx(1.0)
     assert metrics["undefined"] == {}
+    assert "frame_auroc" not in metrics["anomaly"]  # no frame anomaly component in the bundle
+
+
+def test_the_frame_anomaly_auroc_reads_the_windows_with_a_frame_and_a_known_health_state() -> None:
+    output, labels = _case()
+    # health states 2, 2, 0, 0, 1, unknown; window 1 has no frame (NaN), window 5 no health state
+    framed = HealthOutput(**{**output.__dict__, "frame_anomaly": np.array([3.0, np.nan, 0.5, 2.5, 2.0, 9.0])})
+    metrics = head_metrics(framed, labels, rul_cap_hours=168)
+    # anomalous windows 0 and 4 (3.0, 2.0) against healthy 2 and 3 (0.5, 2.5): 3 of the 4 pairs in order
+    assert metrics["anomaly"]["frame_auroc"] == pytest.approx(0.75)
+    assert metrics["anomaly"]["auroc"] == pytest.approx(1.0)
+    unframed = HealthOutput(**{**output.__dict__, "frame_anomaly": np.full(len(output), np.nan)})
+    quiet = head_metrics(unframed, labels, rul_cap_hours=168)
+    assert quiet["anomaly"]["frame_auroc"] is None and "anomaly.frame_auroc" in quiet["undefined"]
 
 
 def _quiet_case() -> tuple[HealthOutput, Labels]:

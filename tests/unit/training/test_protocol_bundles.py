@@ -101,9 +101,11 @@ def test_train_and_evaluate_with_a_protocol_on_the_command_line(dataset: Dataset
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (("--protocol", "cwru-cross-load"), "protocol 'cwru-cross-load' does not score bundles yet"),
+        (("--protocol", "maintenance-text"), "protocol 'maintenance-text' does not score bundles yet"),
         (("--protocol", "nope"), "unknown protocol 'nope'"),
         (("--protocol", "azure-pdm", "--split", "time"), "--split: protocol 'azure-pdm' decides the split"),
+        (("--protocol", "azure-pdm", "--subset", "FD001"), "protocol 'azure-pdm' has no subsets"),
+        (("--subset", "FD001"), "--subset names a subset of a protocol: give --protocol too"),
     ],
 )
 def test_train_refuses_a_protocol_it_cannot_follow(

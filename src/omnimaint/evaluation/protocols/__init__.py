@@ -42,12 +42,12 @@ from omnimaint.evaluation.protocols.cmapss import (
     validate_cmapss,
     validate_cmapss_bundle,
 )
-from omnimaint.evaluation.protocols.cwru import (
-    CwruConfig,
-    cwru_inputs,
-    run_cwru,
+from omnimaint.evaluation.protocols.cwru import CwruConfig, cwru_inputs, run_cwru, score_cwru_bundle
+from omnimaint.evaluation.protocols.cwru_cross_load import (
+    cross_load_inputs,
+    cross_load_subsets,
     run_cwru_cross_load,
-    score_cwru_bundle,
+    score_cross_load_bundle,
 )
 from omnimaint.evaluation.protocols.images import (
     ImageConfig,
@@ -96,7 +96,9 @@ register_protocol(
         summary="as cmapss-long, each reading z-scored per operating regime (k-means on the declared settings)",
         reference="Saxena et al., PHM 2008; Wang et al., PHM 2008; Li, Ding & Sun, RESS 2018",
         subsets=cmapss_subsets,
-        tuning=Tuning(validate_cmapss, PER_REGIME),
+        bundle_inputs=cmapss_inputs,
+        score_bundle=score_cmapss_bundle,
+        tuning=Tuning(validate_cmapss, PER_REGIME, validate_cmapss_bundle),
     )
 )
 register_protocol(
@@ -114,8 +116,13 @@ register_protocol(
     ProtocolSpec(
         name="cwru-cross-load",
         run=run_cwru_cross_load,
+        bundle_inputs=cross_load_inputs,
+        score_bundle=score_cross_load_bundle,
+        subsets=cross_load_subsets,
+        averages_subsets=True,
         applies=lambda d: _has_asset_type(d, "bearing_rig"),
-        summary="10-class bearing diagnosis, train on one motor load, test on the others; accuracy, macro-F1",
+        summary="10-class bearing diagnosis, train on one motor load (a subset), test on the others; mean accuracy, "
+        "macro-F1 over the training loads",
         reference="CWRU Bearing Data Center; Zhang et al., Sensors 2017 (WDCNN cross-load setting)",
     )
 )
@@ -185,6 +192,8 @@ __all__ = [
     "azure_pdm_inputs",
     "cmapss_inputs",
     "cmapss_subsets",
+    "cross_load_inputs",
+    "cross_load_subsets",
     "cwru_inputs",
     "get_method",
     "get_protocol",
@@ -202,6 +211,7 @@ __all__ = [
     "run_protocol",
     "score_azure_pdm_bundle",
     "score_cmapss_bundle",
+    "score_cross_load_bundle",
     "score_cwru_bundle",
     "score_image_bundle",
     "subset_protocols",

@@ -113,6 +113,9 @@ class ProtocolSpec:
         score_bundle: For a protocol that scores bundles, how it scores one on its test samples.
         tuning: For a protocol whose test figure a validation figure can stand in for, how ``omnimaint tune``
             scores a method on its validation data.
+        averages_subsets: The protocol's figure is the mean over all its subsets (CWRU cross-load: one per
+            training load), not one subset's: without ``--subset``, ``run`` runs every subset, and a method
+            that trains bundles trains and scores one bundle per subset.
     """
 
     name: str
@@ -125,6 +128,7 @@ class ProtocolSpec:
     bundle_inputs: BundleInputs | None = None
     score_bundle: BundleScorer | None = None
     tuning: Tuning | None = None
+    averages_subsets: bool = False
 
     def __post_init__(self) -> None:
         # Each protocol holds its own methods, so that an unknown one is reported with the protocol's name.

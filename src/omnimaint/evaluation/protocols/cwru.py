@@ -10,12 +10,10 @@ segments. These protocols cannot leak that way:
 - **Within-recording** (:func:`run_cwru`): each recording is cut into contiguous blocks, the first part
   for training, then a gap of at least one segment, then the last part for testing; segments are
   non-overlapping inside each block. Train and test segments of a recording share no sample and are at
-  least ``gap`` samples apart. All loads present are pooled (the public 12 kHz set here holds 0 HP only).
-- **Cross-load** (:func:`run_cwru_cross_load`): train on every recording of one motor load, test on the
-  recordings of the other loads (different files, so nothing is shared); repeated for each load and
-  averaged. With a single load it raises a clear "not enough loads" error. A split keeps the classes its
-  training load and its test loads both hold; a class left out of a split that way (the shared data hold
-  ``Normal_0`` only, so ``normal`` is left out of every split) is named in the result's notes.
+  least ``gap`` samples apart. All loads present are pooled.
+- **Cross-load** (:mod:`omnimaint.evaluation.protocols.cwru_cross_load`): train on every recording of one
+  motor load, test on the recordings of the other loads (different files, so nothing is shared); repeated
+  for each load and averaged.
 
 Recordings of fault types outside the configured classes (the 0.028" faults, outer-race faults at @3 and
 @12, fan-end faults ``FE-…``) are not used, and the notes say how many and which; so are classes of the
@@ -43,7 +41,7 @@ training segments hold.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from math import ceil
@@ -269,9 +267,10 @@ def within_recording_split(recordings: list[Recording], config: CwruConfig) -> t
     )
 
 
-def _score(
+def train_and_score(
     factory: MethodFactory, seed: int, train: SegmentSet, test: SegmentSet, classes: list[str]
 ) -> ClassificationScores:
+    """Fit the method's estimator on the training segments and score its predictions of the test segments."""
     estimator = factory(seed)
     estimator.fit(train.X, train.y)
     predicted = np.asarray(estimator.predict(test.X)).astype(str)
@@ -291,7 +290,7 @@ def run_cwru(
     notes = coverage_notes(dataset, recordings, config)
     train, test = within_recording_split(recordings, config)
     classes = sorted(set(train.y))
-    scores = _score(factory, seed, train, test, classes)
+    scores = train_and_score(factory, seed, train, test, classes)
     return _within_recording_result(config, recordings, notes, train, test, scores)
 
 
@@ -328,19 +327,30 @@ def bundle_split(recordings: list[Recording], config: CwruConfig) -> dict[str, S
         ProtocolError: if a training block is too short for a training and a validation segment with the gap.
     """
     bounds: dict[str, dict[str, tuple[int, int]]] = {"train": {}, "val": {}, "test": {}}
-    length = config.segment_length
     for recording in recordings:
         (_, train_stop), test = block_bounds(len(recording.samples), config)
-        val_start = train_stop - max(length, round(config.validation_fraction * train_stop))
-        if val_start - config.gap < length:
-            raise ProtocolError(
-                f"recording {recording.asset_id}: its training block of {train_stop} samples is too short for a "
-                f"{length}-sample training and validation segment on each side of a {config.gap}-sample gap"
-            )
-        bounds["train"][recording.asset_id] = (0, val_start - config.gap)
-        bounds["val"][recording.asset_id] = (val_start, train_stop)
+        bounds["train"][recording.asset_id], bounds["val"][recording.asset_id] = validation_bounds(
+            recording, train_stop, config
+        )
         bounds["test"][recording.asset_id] = test
-    return {part: cut_segments(recordings, spans, length) for part, spans in bounds.items()}
+    return {part: cut_segments(recordings, spans, config.segment_length) for part, spans in bounds.items()}
+
+
+def validation_bounds(recording: Recording, stop: int, config: CwruConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A bundle's training and validation parts of a recording's block ``[0, stop)``: the last
+    ``validation_fraction`` of it (at least one segment) validates, after a gap of ``gap`` samples.
+
+    Raises:
+        ProtocolError: if the block is too short for a training and a validation segment with the gap.
+    """
+    length = config.segment_length
+    val_start = stop - max(length, round(config.validation_fraction * stop))
+    if val_start - config.gap < length:
+        raise ProtocolError(
+            f"recording {recording.asset_id}: its training block of {stop} samples is too short for a "
+            f"{length}-sample training and validation segment on each side of a {config.gap}-sample gap"
+        )
+    return (0, val_start - config.gap), (val_start, stop)
 
 
 def segment_ends(recordings: list[Recording], segments: SegmentSet) -> pd.DataFrame:
@@ -392,7 +402,20 @@ def score_cwru_bundle(
     notes = coverage_notes(dataset, recordings, config)
     segments = bundle_split(recordings, config)
     train, test = segments["train"], segments["test"]
-    classes = sorted(set(train.y))
+    scores = bundle_scores(dataset, predictor, recordings, test, sorted(set(train.y)))
+    return _within_recording_result(
+        config, recordings, notes, train, test, scores, n_val_segments=len(segments["val"].y)
+    )
+
+
+def bundle_scores(
+    dataset: Dataset, predictor: Predictor, recordings: list[Recording], test: SegmentSet, classes: list[str]
+) -> ClassificationScores:
+    """A bundle's scores on test segments: each segment's prediction is the likeliest of ``classes``.
+
+    Raises:
+        ProtocolError: if the bundle lacks some of those classes.
+    """
     known = predictor.bundle.preprocessor.vocab.fault_classes
     missing = [name for name in classes if name not in known]
     if missing:
@@ -401,91 +424,4 @@ def score_cwru_bundle(
     output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test segments")
     columns = [known.index(name) for name in classes]
     predicted = np.asarray(classes)[output.fault_probabilities[:, columns].argmax(axis=1)]
-    scores = classification_scores(test.y, predicted, classes)
-    return _within_recording_result(
-        config, recordings, notes, train, test, scores, n_val_segments=len(segments["val"].y)
-    )
-
-
-def left_out_classes(recordings: list[Recording]) -> dict[str, list[str]]:
-    """Per training load (``"0"``), the classes a cross-load split leaves out: those that its training load or
-    its test loads lack (they can be neither learned nor scored)."""
-    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
-    left_out: dict[str, list[str]] = {}
-    for load in loads:
-        train = {r.label for r in recordings if r.load_hp == load}
-        test = {r.label for r in recordings if r.load_hp is not None and r.load_hp != load}
-        left_out[f"{load:g}"] = sorted((train | test) - (train & test))
-    return left_out
-
-
-def left_out_notes(recordings: list[Recording], left_out: dict[str, list[str]]) -> list[str]:
-    """One note per class a cross-load split leaves out, saying at which loads it was recorded and where it is
-    missing."""
-    loads_of: dict[str, set[float]] = defaultdict(set)
-    for recording in recordings:
-        if recording.load_hp is not None:
-            loads_of[recording.label].add(recording.load_hp)
-    notes = []
-    for label in sorted({name for names in left_out.values() for name in names}):
-        recorded = ", ".join(f"{load:g}" for load in sorted(loads_of[label]))
-        splits = [load for load, names in left_out.items() if label in names]
-        where = "every split" if len(splits) == len(left_out) else f"the splits trained on {', '.join(splits)} HP"
-        notes.append(
-            f"class '{label}' is left out of {where}: it has recordings at {recorded} HP only, and a split keeps "
-            "the classes present at both its training load and its test loads"
-        )
-    return notes
-
-
-def cross_load_splits(recordings: list[Recording]) -> list[tuple[float, list[Recording], list[Recording]]]:
-    """For each load, (load, its recordings, the recordings of the other loads), classes restricted to shared ones.
-
-    Raises:
-        ProtocolError: "not enough loads" when fewer than two motor loads are present.
-    """
-    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
-    if len(loads) < 2:
-        found = f"only {loads[0]:g} HP" if loads else "no load_hp metadata"
-        raise ProtocolError(
-            f"not enough loads for the cross-load protocol: it trains on one motor load and tests on the others, "
-            f"so it needs recordings at 2 or more loads; found {found}"
-        )
-    splits = []
-    for load in loads:
-        train = [r for r in recordings if r.load_hp == load]
-        test = [r for r in recordings if r.load_hp is not None and r.load_hp != load]
-        shared = {r.label for r in train} & {r.label for r in test}
-        splits.append((load, [r for r in train if r.label in shared], [r for r in test if r.label in shared]))
-    return splits
-
-
-def run_cwru_cross_load(
-    dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CwruConfig | None = None
-) -> ProtocolResult:
-    """Run the cross-load protocol: train on one load, test on the others, for each load; report the mean.
-
-    Raises:
-        ProtocolError: when fewer than two loads are present.
-    """
-    config = config or CwruConfig()
-    recordings = load_recordings(dataset, config)
-    splits = cross_load_splits(recordings)
-    left_out = left_out_classes(recordings)
-    notes = [*coverage_notes(dataset, recordings, config), *left_out_notes(recordings, left_out)]
-    per_load: dict[str, ClassificationScores] = {}
-    for load, train_recs, test_recs in splits:
-        whole = {r.asset_id: (0, len(r.samples)) for r in [*train_recs, *test_recs]}
-        train = cut_segments(train_recs, whole, config.segment_length)
-        test = cut_segments(test_recs, whole, config.segment_length)
-        per_load[f"{load:g}"] = _score(factory, seed, train, test, sorted(set(train.y)))
-    metrics = {
-        "accuracy": float(np.mean([s.accuracy for s in per_load.values()])),
-        "macro_f1": float(np.mean([s.macro_f1 for s in per_load.values()])),
-    }
-    details = {
-        "config": asdict(config),
-        "per_train_load": {load: asdict(s) for load, s in per_load.items()},
-        "left_out_classes": left_out,
-    }
-    return ProtocolResult(metrics=metrics, details=details, notes=tuple(notes))
+    return classification_scores(test.y, predicted, classes)

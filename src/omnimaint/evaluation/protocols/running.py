@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.evaluation.protocols.base import (
@@ -68,13 +70,22 @@ def run_bundle_method(
         trainer: What trains the bundle (a registered bundle method's factory, applied to the seed).
         seed: Seed of the protocol's split and of training.
         workdir: Run folder to train in, kept (``None``: a temporary folder, removed afterwards).
-        subset: For a protocol with subsets, the one to train and score on (``None``: the protocol's default).
+        subset: For a protocol with subsets, the one to train and score on (``None``: the protocol's default;
+            for a protocol that averages its subsets, every subset in turn, the metrics their mean).
 
     Raises:
         ProtocolError: if the protocol does not score bundles.
     """
     if spec.bundle_inputs is None or spec.score_bundle is None:
         raise ProtocolError(f"protocol {spec.name!r} does not score bundles")
+    if subset is None and spec.averages_subsets:
+        assert spec.subsets is not None  # a protocol averaging its subsets has them
+        return _mean_over_subsets(
+            {
+                name: run_bundle_method(dataset, spec, trainer, seed, None if workdir is None else workdir / name, name)
+                for name in spec.subsets(dataset)
+            }
+        )
     on = _subset_argument(spec, subset)
     inputs = spec.bundle_inputs(dataset, seed, **on)
     if workdir is not None:
@@ -82,6 +93,17 @@ def run_bundle_method(
         return ProtocolResult(result.metrics, {**result.details, "bundle": str(bundle)}, result.notes)
     with tempfile.TemporaryDirectory(prefix="omnimaint-bench-") as tmp:
         return _train_and_score(dataset, spec, trainer, inputs, seed, Path(tmp) / "run", on)[0]
+
+
+def _mean_over_subsets(results: dict[str, ProtocolResult]) -> ProtocolResult:
+    """One bundle per subset, as one result: each metric's mean over the subsets (those every subset has), each
+    subset's result in ``details["per_subset"]``, the notes of all without repeats."""
+    shared = set.intersection(*(set(result.metrics) for result in results.values()))
+    first = next(iter(results.values())).metrics
+    metrics = {name: float(np.mean([r.metrics[name] for r in results.values()])) for name in first if name in shared}
+    per_subset = {name: {"metrics": r.metrics, "details": r.details} for name, r in results.items()}
+    notes = dict.fromkeys(note for result in results.values() for note in result.notes)
+    return ProtocolResult(metrics=metrics, details={"per_subset": per_subset}, notes=tuple(notes))
 
 
 def _subset_argument(spec: ProtocolSpec, subset: str | None) -> dict[str, str | None]:

@@ -8,6 +8,7 @@ points at image regions (the evidence of a visual alert).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import torch
@@ -161,9 +162,18 @@ class EfficientNetLiteEncoder(nn.Module):
         self.freeze = config.vision.freeze
         if self.freeze:
             self.backbone.requires_grad_(False)
-        self.grid = config.vision.grid
+        grid = config.vision.grid
+        # Each stride-2 stage pads as TensorFlow's SAME, so the head's map side is ceil(S / 32); a fixed average
+        # pool to the token grid exports to ONNX, adaptive pooling to a side that does not divide the map does not.
+        side = math.ceil(config.frame_size / 32)
+        if side < grid:
+            raise ConfigError(
+                f"frames of {config.frame_size} px give EfficientNet-Lite a {side}×{side} map, smaller than grid {grid}"
+            )
+        self.crop = grid * (side // grid)
+        self.pool = nn.AvgPool2d(side // grid)
         self.project = nn.Linear(self.backbone.head_channels, config.d_model)
-        self.tail = _FrameTokens(config, self.grid * self.grid)
+        self.tail = _FrameTokens(config, grid * grid)
 
     def train(self, mode: bool = True) -> EfficientNetLiteEncoder:
         """Training mode for the projection and tail; a frozen backbone stays in eval mode."""
@@ -177,5 +187,5 @@ class EfficientNetLiteEncoder(nn.Module):
         assert x.frames is not None
         images = x.frames.flatten(0, 2)  # (B·Kf·Cam, 3, S, S)
         maps = self.backbone.forward_features(images)[0]  # (N, 1280, S/32, S/32)
-        maps = F.adaptive_avg_pool2d(maps, self.grid)  # (N, 1280, G, G)
+        maps = self.pool(maps[..., : self.crop, : self.crop])  # (N, 1280, G, G)
         return self.tail(self.project(maps.flatten(2).transpose(1, 2)), x, mask)

@@ -42,6 +42,32 @@ class LogSpectrum(nn.Module):
         return torch.log(power + 1e-10)
 
 
+class PresentStandardiser(nn.Module):
+    """Each feature less its mean, over its deviation, as a batch normalisation without scale or shift whose
+    statistics count only the rows present: in training those of the batch (the running ones updated), in
+    evaluation the running ones, kept in the bundle. Absent rows (an absent burst's spectra) stay zeros."""
+
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+
+    def __init__(self, features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_var", torch.ones(features))
+
+    def forward(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """x: (N, features); present: (N,) bool → (N, features)."""
+        mean, var = self.running_mean, self.running_var
+        if self.training and bool(present.any()):
+            rows = x[present]
+            mean, var = rows.mean(dim=0), rows.var(dim=0, unbiased=False)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(var.detach(), self.momentum)
+        return (x - mean) / torch.sqrt(var + self.eps) * present.unsqueeze(-1).to(x.dtype)
+
+
 @register_encoder("waveforms", "spectral_cnn")
 class SpectralCNN(nn.Module):
     """One token per burst slot from its spectrum and envelope spectrum.
@@ -54,8 +80,12 @@ class SpectralCNN(nn.Module):
         super().__init__()
         cfg = config.waveform
         self.spectrum = LogSpectrum(cfg.n_fft)
-        in_channels = 2 * config.n_waveform_channels
+        self.relative = cfg.level == "relative"
+        self.envelope = cfg.envelope
+        in_channels = (2 if cfg.envelope else 1) * config.n_waveform_channels
         width = cfg.channels
+        bins = self.spectrum.bins
+        self.standardise = PresentStandardiser(in_channels * bins) if cfg.standardise else None
         self.cnn = nn.Sequential(
             nn.Conv1d(in_channels, width, kernel_size=7, stride=2, padding=3),
             nn.GroupNorm(4, width),
@@ -79,11 +109,19 @@ class SpectralCNN(nn.Module):
         assert x.waveforms is not None and x.waveform_mask is not None and x.waveform_age is not None
         batch, slots, channels, samples = x.waveforms.shape
         signal = x.waveforms.reshape(batch * slots * channels, samples)
-        envelope = (signal - signal.mean(dim=-1, keepdim=True)).abs()
-        envelope = envelope - envelope.mean(dim=-1, keepdim=True)
         present = x.waveform_mask.reshape(batch * slots * channels, 1).to(signal.dtype)
-        spectra = torch.stack([self.spectrum(signal), self.spectrum(envelope)], dim=1) * present.unsqueeze(-1)
-        spectra = spectra.reshape(batch * slots, 2 * channels, -1)  # (B·K, 2·Cw, F)
+        spectra = self.spectrum(signal).unsqueeze(1)  # (B·K·Cw, 1, F)
+        if self.envelope:
+            envelope = (signal - signal.mean(dim=-1, keepdim=True)).abs()
+            envelope = envelope - envelope.mean(dim=-1, keepdim=True)
+            spectra = torch.cat([spectra, self.spectrum(envelope).unsqueeze(1)], dim=1)  # (B·K·Cw, 2, F)
+        if self.relative:
+            spectra = spectra - spectra.mean(dim=-1, keepdim=True)
+        spectra = spectra * present.unsqueeze(-1)
+        spectra = spectra.reshape(batch * slots, -1, self.spectrum.bins)  # (B·K, 2·Cw or Cw, F)
+        if self.standardise is not None:  # a slot's spectra are present when any channel of it is
+            spectra = self.standardise(spectra.flatten(1), x.waveform_mask.reshape(batch * slots, channels).any(-1))
+            spectra = spectra.reshape(batch * slots, -1, self.spectrum.bins)
         features = self.cnn(spectra).flatten(1)
         tokens = self.project(features).reshape(batch, slots, -1) + self.age(x.waveform_age)
         valid = x.waveform_mask.any(dim=-1) & mask.unsqueeze(-1)

@@ -1,0 +1,227 @@
+"""The CWRU cross-load protocol: train on every recording of one motor load, test on the other loads.
+
+Each training load is a *subset* of the protocol (``0HP``, ``1HP`` ...): ``--subset 1HP`` trains on the 1 HP
+recordings and tests on the others; without a subset the protocol runs every training load and its figure
+is the mean over them (Zhang et al., Sensors 2017, report the same mean). Recordings of different loads are
+different files, so train and test share nothing. A split keeps the classes its training load and its test
+loads both hold; a class left out that way (the public set has ``Normal_0`` only, so ``normal`` is left out of
+every split) is named in the result's notes. With a single load the protocol says "not enough loads".
+
+An estimator trains on the whole of each training recording. A bundle (:func:`cross_load_inputs`,
+:func:`score_cross_load_bundle`) trains on each training recording less its end, which validates it (early
+stopping, the kept epoch), as in the within-recording protocol: the test loads are never seen before scoring.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from omnimaint.data.dataset import Dataset
+from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.evaluation.metrics import ClassificationScores
+from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
+from omnimaint.evaluation.protocols.cwru import (
+    ASSET_TYPE,
+    CwruConfig,
+    Recording,
+    SegmentSet,
+    bundle_scores,
+    coverage_notes,
+    cut_segments,
+    load_recordings,
+    segment_ends,
+    train_and_score,
+    validation_bounds,
+)
+from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
+
+if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
+    from omnimaint.inference.predictor import Predictor
+
+
+def load_name(load_hp: float) -> str:
+    """The subset name of a training load: ``0HP``, ``1.5HP``."""
+    return f"{load_hp:g}HP"
+
+
+def cross_load_subsets(dataset: Dataset) -> list[str]:
+    """The motor loads of a dataset's bearing recordings as subset names, lightest first (from asset metadata)."""
+    metadata = asset_metadata(dataset)
+    loads = {metadata.get(asset, {}).get("load_hp") for asset in assets_of_type(dataset, ASSET_TYPE)}
+    return [load_name(float(load)) for load in sorted(float(x) for x in loads if x is not None)]
+
+
+def left_out_classes(recordings: list[Recording]) -> dict[str, list[str]]:
+    """Per training load (``"0HP"``), the classes a cross-load split leaves out: those that its training load or
+    its test loads lack (they can be neither learned nor scored)."""
+    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    left_out: dict[str, list[str]] = {}
+    for load in loads:
+        train = {r.label for r in recordings if r.load_hp == load}
+        test = {r.label for r in recordings if r.load_hp is not None and r.load_hp != load}
+        left_out[load_name(load)] = sorted((train | test) - (train & test))
+    return left_out
+
+
+def left_out_notes(recordings: list[Recording], left_out: dict[str, list[str]]) -> list[str]:
+    """One note per class a cross-load split leaves out, saying at which loads it was recorded and where it is
+    missing."""
+    loads_of: dict[str, set[float]] = defaultdict(set)
+    for recording in recordings:
+        if recording.load_hp is not None:
+            loads_of[recording.label].add(recording.load_hp)
+    notes = []
+    for label in sorted({name for names in left_out.values() for name in names}):
+        recorded = ", ".join(f"{load:g}" for load in sorted(loads_of[label]))
+        splits = [name for name, names in left_out.items() if label in names]
+        where = "every split" if len(splits) == len(left_out) else f"the splits trained on {', '.join(splits)}"
+        notes.append(
+            f"class '{label}' is left out of {where}: it has recordings at {recorded} HP only, and a split keeps "
+            "the classes present at both its training load and its test loads"
+        )
+    return notes
+
+
+def cross_load_splits(recordings: list[Recording]) -> dict[str, tuple[list[Recording], list[Recording]]]:
+    """For each load by subset name, (its recordings, the recordings of the other loads), classes restricted to
+    the shared ones.
+
+    Raises:
+        ProtocolError: "not enough loads" when fewer than two motor loads are present.
+    """
+    loads = sorted({r.load_hp for r in recordings if r.load_hp is not None})
+    if len(loads) < 2:
+        found = f"only {loads[0]:g} HP" if loads else "no load_hp metadata"
+        raise ProtocolError(
+            f"not enough loads for the cross-load protocol: it trains on one motor load and tests on the others, "
+            f"so it needs recordings at 2 or more loads; found {found}"
+        )
+    splits = {}
+    for load in loads:
+        train = [r for r in recordings if r.load_hp == load]
+        test = [r for r in recordings if r.load_hp is not None and r.load_hp != load]
+        shared = {r.label for r in train} & {r.label for r in test}
+        splits[load_name(load)] = ([r for r in train if r.label in shared], [r for r in test if r.label in shared])
+    return splits
+
+
+def _split(
+    dataset: Dataset, config: CwruConfig, subset: str | None
+) -> tuple[list[Recording], dict[str, tuple[list[Recording], list[Recording]]], list[str]]:
+    """The recordings, the splits asked for (every load, or the one of ``subset``) and the notes.
+
+    Raises:
+        ProtocolError: for fewer than two loads, or a subset that is no load of the dataset.
+    """
+    recordings = load_recordings(dataset, config)
+    splits = cross_load_splits(recordings)
+    left_out = left_out_classes(recordings)
+    if subset is not None:
+        if subset not in splits:
+            raise ProtocolError(f"{dataset.path}: no recordings at load {subset!r} (loads: {', '.join(splits)})")
+        splits = {subset: splits[subset]}
+        left_out = {subset: left_out[subset]}
+    return recordings, splits, [*coverage_notes(dataset, recordings, config), *left_out_notes(recordings, left_out)]
+
+
+def _whole(recordings: list[Recording], config: CwruConfig) -> SegmentSet:
+    return cut_segments(recordings, {r.asset_id: (0, len(r.samples)) for r in recordings}, config.segment_length)
+
+
+def _result(
+    config: CwruConfig, recordings: list[Recording], per_load: dict[str, ClassificationScores], notes: list[str]
+) -> ProtocolResult:
+    metrics = {
+        "accuracy": float(np.mean([s.accuracy for s in per_load.values()])),
+        "macro_f1": float(np.mean([s.macro_f1 for s in per_load.values()])),
+    }
+    details: dict[str, Any] = {
+        "config": asdict(config),
+        "per_train_load": {load: asdict(s) for load, s in per_load.items()},
+        "left_out_classes": {load: left for load, left in left_out_classes(recordings).items() if load in per_load},
+    }
+    if len(per_load) == 1:
+        details["subset"] = next(iter(per_load))
+    return ProtocolResult(metrics=metrics, details=details, notes=tuple(notes))
+
+
+def run_cwru_cross_load(
+    dataset: Dataset,
+    factory: MethodFactory,
+    seed: int = 0,
+    subset: str | None = None,
+    config: CwruConfig | None = None,
+) -> ProtocolResult:
+    """Run the cross-load protocol: train on one load, test on the others, for each load; report the mean.
+
+    Args:
+        dataset: The canonical dataset.
+        factory: ``seed -> estimator``.
+        seed: Seed of the estimator.
+        subset: One training load (``"1HP"``); default: every load, the figure their mean.
+        config: The protocol's settings.
+
+    Raises:
+        ProtocolError: when fewer than two loads are present, or ``subset`` is not one of them.
+    """
+    config = config or CwruConfig()
+    recordings, splits, notes = _split(dataset, config, subset)
+    per_load = {}
+    for load, (train_recs, test_recs) in splits.items():
+        train, test = _whole(train_recs, config), _whole(test_recs, config)
+        per_load[load] = train_and_score(factory, seed, train, test, sorted(set(train.y)))
+    return _result(config, recordings, per_load, notes)
+
+
+def _only(dataset: Dataset, subset: str | None) -> str:
+    """The one training load a bundle is trained on: ``subset``, or the dataset's first load."""
+    return subset if subset is not None else cross_load_subsets(dataset)[0]
+
+
+def cross_load_inputs(
+    dataset: Dataset, seed: int = 0, subset: str | None = None, config: CwruConfig | None = None
+) -> dict[str, ProtocolInputs]:
+    """What a bundle of one training load (``subset``, default the first) is trained (``train``: each training
+    recording less its end), early-stopped (``val``: that end, after a gap) and scored (``test``: the whole of
+    every recording of the other loads) on, as the ends of the segments. The split is fixed: ``seed`` changes
+    nothing.
+
+    Raises:
+        ProtocolError: as :func:`run_cwru_cross_load`.
+    """
+    config = config or CwruConfig()
+    recordings, splits, _ = _split(dataset, config, _only(dataset, subset))
+    ((train_recs, test_recs),) = splits.values()
+    bounds: dict[str, dict[str, tuple[int, int]]] = {"train": {}, "val": {}}
+    for recording in train_recs:
+        bounds["train"][recording.asset_id], bounds["val"][recording.asset_id] = validation_bounds(
+            recording, len(recording.samples), config
+        )
+    parts = {part: cut_segments(train_recs, spans, config.segment_length) for part, spans in bounds.items()}
+    parts["test"] = _whole(test_recs, config)
+    return {part: ProtocolInputs(dataset, segment_ends(recordings, s), part) for part, s in parts.items()}
+
+
+def score_cross_load_bundle(
+    dataset: Dataset,
+    predictor: Predictor,
+    seed: int = 0,
+    subset: str | None = None,
+    config: CwruConfig | None = None,
+) -> ProtocolResult:
+    """Score a bundle trained on one load (``subset``, default the first) on the recordings of the other loads, as
+    :func:`run_cwru_cross_load` scores an estimator: the prediction is the likeliest of the split's classes.
+
+    Raises:
+        ProtocolError: as :func:`run_cwru_cross_load`, or if the bundle lacks some of the split's classes.
+    """
+    config = config or CwruConfig()
+    recordings, splits, notes = _split(dataset, config, _only(dataset, subset))
+    ((load, (train_recs, test_recs)),) = splits.items()
+    classes = sorted({r.label for r in train_recs})
+    scores = bundle_scores(dataset, predictor, recordings, _whole(test_recs, config), classes)
+    return _result(config, recordings, {load: scores}, notes)
