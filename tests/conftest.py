@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _sigint_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves the runner's Ctrl-C handler changed (and put it back): a child process inherits
+    an ignored SIGINT, so one such test made a later Ctrl-C test pass or fail by the order the tests ran in."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"{request.node.nodeid} left the SIGINT handler at {after!r} (was {before!r})", pytrace=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

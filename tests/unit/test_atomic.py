@@ -260,6 +260,22 @@ def test_results_folders_from_before_markers_are_continued_and_marked(tmp_path: 
     assert recognise(mine) is None
 
 
+def test_a_folder_of_imported_datasets_takes_benchmark_results(tmp_path: Path) -> None:
+    """docs/benchmarks.md imports the public sets into bench-output/datasets/, then benches into bench-output."""
+    bench = tmp_path / "bench-output"
+    write_tiny(bench / "datasets" / "cwru")
+    assert recognise(bench) is BENCH
+    claim_folder(bench, BENCH, reuse=True)
+    assert json.loads((bench / MARKER_FILE).read_text())["kind"] == BENCH.name
+    mine = tmp_path / "mine"
+    write_tiny(mine / "datasets" / "cwru")
+    (mine / "datasets" / "notes.txt").write_text("my notes\n")  # something omnimaint did not write
+    assert recognise(mine) is None
+    (mine / "datasets" / "notes.txt").unlink()
+    (mine / "notes.txt").write_text("my notes\n")
+    assert recognise(mine) is None
+
+
 def test_discard_removes_only_its_kind(tmp_path: Path) -> None:
     discard(tmp_path / "absent", TRAINING_RUN)
     run = claim_folder(tmp_path / "run", TRAINING_RUN)

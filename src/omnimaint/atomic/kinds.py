@@ -126,7 +126,12 @@ def _legacy_run(bundle_kind: str) -> Callable[[Path], bool]:
 
 
 def _legacy_bench(folder: Path) -> bool:
-    """A results folder from before markers: its ``results.md`` table, or ``tuning.jsonl`` records."""
+    """A results folder from before markers: its ``results.md`` table, or ``tuning.jsonl`` records; or a folder
+    that holds nothing but ``datasets/`` of datasets omnimaint imported (where docs/benchmarks.md imports the
+    public sets before the first run)."""
+    if {p.name for p in folder.iterdir()} == {"datasets"} and "datasets" in _real_dirs(folder):
+        imported = list((folder / "datasets").iterdir())
+        return bool(imported) and all(p.is_dir() and not p.is_symlink() and DATASET.holds(p) for p in imported)
     results, tuning = folder / "results.md", folder / "tuning.jsonl"
     if results.is_file() and not results.is_symlink():
         with results.open("rb") as handle:

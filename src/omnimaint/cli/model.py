@@ -298,6 +298,14 @@ def evaluate(
         ),
     ] = None,
     subset: ProtocolSubsetOption = None,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt",
+            help="With --protocol cwru-cross-load: before each test load is scored, re-estimate the bundle's input "
+            "standardisers on that load's samples, without their labels (a machine under a new load).",
+        ),
+    ] = False,
     cards: Annotated[
         bool,
         typer.Option(
@@ -321,10 +329,12 @@ def evaluate(
         raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
     check_target(out, EVALUATION, overwrite=overwrite)  # before minutes of evaluation
     if protocol is not None:
-        _evaluate_on_protocol(protocol, subset, bundle, dataset, out, cast("Backend", backend), public_key, overwrite)
+        _evaluate_on_protocol(
+            protocol, subset, adapt, bundle, dataset, out, cast("Backend", backend), public_key, overwrite
+        )
         return
-    if subset is not None:
-        raise ConfigError("--subset names a subset of a protocol: give --protocol too")
+    if subset is not None or adapt:
+        raise ConfigError(f"{'--subset' if subset is not None else '--adapt'} needs --protocol")
     evaluation = evaluate_bundle(
         bundle,
         dataset,
@@ -345,6 +355,7 @@ def evaluate(
 def _evaluate_on_protocol(
     protocol: str,
     subset: str | None,
+    adapt: bool,
     bundle: Path,
     dataset: Path,
     out: Path,
@@ -352,19 +363,26 @@ def _evaluate_on_protocol(
     public_key: Path | None,
     overwrite: bool,
 ) -> None:
-    """``evaluate --protocol``: the protocol's own scoring of the bundle, into ``out/metrics.json``."""
+    """``evaluate --protocol``: the protocol's own scoring of the bundle (with ``adapt``, adapted to each of its
+    test conditions), into ``out/metrics.json``."""
     import json
 
     from omnimaint.atomic import EVALUATION, staged_folder
     from omnimaint.data.dataset import Dataset
     from omnimaint.evaluation.bench import json_safe
+    from omnimaint.evaluation.protocols import get_protocol, list_protocols
     from omnimaint.inference.predictor import Predictor
 
     spec = _bundle_protocol(protocol)
+    if adapt and not spec.adapts:
+        adapting = ", ".join(name for name in list_protocols() if get_protocol(name).adapts)
+        raise ConfigError(
+            f"--adapt: protocol {protocol!r} has no operating conditions to adapt to (these do: {adapting})"
+        )
     opened = Dataset(dataset)
-    on = _subset_keyword(opened, protocol, subset)
+    on: dict[str, Any] = _subset_keyword(opened, protocol, subset)
     predictor = Predictor.from_bundle(bundle, backend, public_key=public_key)
-    result = spec.score_bundle(opened, predictor, 0, **on)
+    result = spec.score_bundle(opened, predictor, 0, **on, **({"adapt": True} if adapt else {}))
     record = {"protocol": protocol, **on, "bundle": str(bundle), "dataset": str(dataset), "backend": backend}
     record |= {"metrics": result.metrics, "details": result.details, "notes": list(result.notes)}
     with staged_folder(out, EVALUATION, overwrite=overwrite) as folder:

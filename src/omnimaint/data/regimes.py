@@ -12,7 +12,9 @@ Here: the operating-setting channels are those a manifest declares with ``role="
 data (:func:`fit_regimes`), with the number of regimes given or chosen as the smallest that explains
 nearly all the settings' variance (set points are discrete, so the right number leaves almost none);
 each reading is then centred and scaled with its regime's mean and standard deviation. The fitted state
-is a pydantic model (JSON, no pickle). This module imports nothing from models or training.
+is a pydantic model (JSON, no pickle). On a window's telemetry grid, :func:`fit_window_regimes` fits them on
+the rows the training windows read and :func:`regime_normalised` applies them. This module imports nothing
+from models or training.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from omnimaint.data.manifest import Manifest
+from omnimaint.errors import ConfigError
 
 OPERATING_SETTING = "operating_setting"
 """The ``ChannelInfo.role`` of a channel that sets the operating regime rather than measuring the machine."""
@@ -184,3 +187,81 @@ def fit_regimes(
         center=tuple(center),
         scale=tuple(scale),
     )
+
+
+def regime_indicators(regimes: OperatingRegimes | None) -> int:
+    """How many regime indicator channels the telemetry array holds: one per regime, none with a single regime
+    (a constant carries nothing; the estimators' route drops it as a constant channel) or without regimes."""
+    return regimes.n_regimes if regimes is not None and regimes.n_regimes > 1 else 0
+
+
+def fit_window_regimes(
+    values: np.ndarray,
+    observed: np.ndarray,
+    covered: np.ndarray,
+    channels: tuple[str, ...],
+    setting_names: tuple[str, ...],
+    n_regimes: int | None,
+    seed: int,
+) -> OperatingRegimes:
+    """Operating regimes fitted on the ``covered`` grid rows whose settings (``setting_names``, the others of
+    ``channels`` are the readings) are all observed; missing readings are left out of their statistics.
+
+    Raises:
+        ConfigError: if no such row exists, or ``n_regimes`` exceeds the rows.
+    """
+    settings = _channel_positions(channels, setting_names, "setting")
+    readings = [i for i in range(len(channels)) if i not in settings]
+    rows = covered & observed[:, settings].all(axis=1)
+    if not rows.any():
+        raise ConfigError(
+            f"telemetry.regimes: no grid step of the training windows holds every operating setting "
+            f"({', '.join(channels[i] for i in settings)})"
+        )
+    readings_seen = np.where(observed[rows][:, readings], values[rows][:, readings], np.nan)
+    try:
+        return fit_regimes(
+            values[rows][:, settings],
+            readings_seen,
+            tuple(channels[i] for i in settings),
+            tuple(channels[i] for i in readings),
+            np.random.default_rng(seed),
+            n_regimes,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"telemetry.regimes: {exc}") from exc
+
+
+def _channel_positions(channels: tuple[str, ...], names: tuple[str, ...], what: str) -> list[int]:
+    """Positions of ``names`` among the telemetry channels read.
+
+    Raises:
+        ConfigError: naming the first channel that is not read.
+    """
+    missing = [n for n in names if n not in channels]
+    if missing:
+        raise ConfigError(f"the operating regimes' {what} {missing[0]!r} is not among the telemetry channels read")
+    return [channels.index(n) for n in names]
+
+
+def regime_normalised(
+    values: np.ndarray, observed: np.ndarray, channels: tuple[str, ...], regimes: OperatingRegimes
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each grid row's readings z-scored with its regime's statistics (:meth:`OperatingRegimes.normalise`), the
+    settings dropped, and the regime's indicators (:meth:`OperatingRegimes.one_hot`; none with a single regime,
+    :func:`regime_indicators`). A row without every setting observed has no regime: its readings and indicators
+    are not observed.
+
+    Returns:
+        The readings ``(rows, len(regimes.readings))``, where they are observed, and the indicators
+        ``(rows, regime_indicators(regimes))`` with where they are known.
+    """
+    settings = _channel_positions(channels, regimes.settings, "setting")
+    readings = _channel_positions(channels, regimes.readings, "reading")
+    known: np.ndarray = np.all(observed[:, settings], axis=1)  # (rows,)
+    regime = regimes.assign(values[:, settings])
+    normalised = regimes.normalise(values[:, readings], regime)
+    seen = observed[:, readings] & known[:, None]
+    width = regime_indicators(regimes)
+    indicators = regimes.one_hot(regime)[:, :width] * known[:, None]
+    return np.where(seen, normalised, 0.0), seen, (indicators, np.repeat(known[:, None], width, axis=1))

@@ -8,6 +8,7 @@ pure fancy indexing (plus decoding frames), fast enough to feed a training loop.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import fields
@@ -31,7 +32,13 @@ from omnimaint.data.item_index import (
     take,
 )
 from omnimaint.data.labels import MICROS_PER_HOUR, compute_labels, state_labels
-from omnimaint.data.regimes import OperatingRegimes, fit_regimes, operating_settings
+from omnimaint.data.regimes import (
+    OperatingRegimes,
+    fit_window_regimes,
+    operating_settings,
+    regime_indicators,
+    regime_normalised,
+)
 from omnimaint.data.schema import MAINTENANCE_KINDS, MODALITY_TABLES, SEVERITIES, TABLES
 from omnimaint.data.splits import Split
 from omnimaint.data.vocab import Vocabulary
@@ -43,10 +50,9 @@ from omnimaint.data.windows import (
     TelemetryWindow,
     WindowSpec,
     micros,
-    regime_indicators,
     timestamps_us,
 )
-from omnimaint.errors import ConfigError
+from omnimaint.errors import ConfigError, DatasetError
 from omnimaint.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -343,8 +349,10 @@ class WindowedDataset:
             if self.regimes is None:
                 covered = _covered_rows(offset, k0, n_bins, last_bin, self._anchor_asset, window.length, total)
                 settings = tuple(c for c in operating_settings(self.dataset.manifest) if c in channels)
-                self.regimes = _fit_regimes(values, observed, covered, channels, settings, window.n_regimes, self._seed)
-            values, observed, indicators = _regime_normalised(values, observed, channels, self.regimes)
+                self.regimes = fit_window_regimes(
+                    values, observed, covered, channels, settings, window.n_regimes, self._seed
+                )
+            values, observed, indicators = regime_normalised(values, observed, channels, self.regimes)
         elif self.regimes is not None:
             raise ConfigError("operating regimes were given for a window spec whose telemetry has no 'regimes' option")
         values, observed = _derived_channels(values, observed, offset, n_bins, window, indicators)
@@ -381,6 +389,8 @@ class WindowedDataset:
         self._wf = {"ts": index.ts, "lo": lo, "hi": hi}
         if window.align == "anchor":
             whole = WholeBursts.of(table, slot_of_row, channel, slot_ts, len(channels), window.sample_rate_hz)
+            if window.order_rpm is not None:
+                whole = whole.at_speeds(_speeds_rpm(self.dataset, self.asset_list)[slot_asset], window.order_rpm)
             self._whole = whole.reorder(order)
             return
         signals = fixed_length(table, window.length, window.sample_rate_hz)
@@ -703,6 +713,31 @@ def _derived_channels(
     return np.concatenate(columns, axis=1), np.concatenate(masks, axis=1)
 
 
+def _speeds_rpm(dataset: Dataset, asset_ids: tuple[str, ...]) -> np.ndarray:
+    """(assets,) the ``rpm`` of each asset's metadata, NaN where it has none.
+
+    Raises:
+        DatasetError: naming the asset whose metadata is not a JSON object or whose rpm is not a positive number.
+    """
+    assets = dataset.table("assets").set_index("asset_id")["metadata"]
+    speeds = np.full(len(asset_ids), np.nan)
+    for i, asset in enumerate(asset_ids):
+        raw = assets.get(asset)
+        if not isinstance(raw, str) or not raw:
+            continue
+        try:
+            metadata = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{dataset.path}: asset {asset}: metadata is not JSON ({exc})") from exc
+        rpm = metadata.get("rpm") if isinstance(metadata, dict) else None
+        if rpm is None:
+            continue
+        if isinstance(rpm, bool) or not isinstance(rpm, int | float) or not rpm > 0:
+            raise DatasetError(f"{dataset.path}: asset {asset}: metadata rpm must be a positive number, not {rpm!r}")
+        speeds[i] = float(rpm)
+    return speeds
+
+
 def _covered_rows(
     offset: np.ndarray,
     k0: np.ndarray,
@@ -717,75 +752,3 @@ def _covered_rows(
     first = np.maximum(last - length + 1, offset[anchor_asset])
     last = np.minimum(last, offset[anchor_asset] + n_bins[anchor_asset] - 1)
     return in_any_range(first, last + 1, total)
-
-
-def _fit_regimes(
-    values: np.ndarray,
-    observed: np.ndarray,
-    covered: np.ndarray,
-    channels: tuple[str, ...],
-    setting_names: tuple[str, ...],
-    n_regimes: int | None,
-    seed: int,
-) -> OperatingRegimes:
-    """Operating regimes fitted on the ``covered`` grid rows whose settings (``setting_names``, the others of
-    ``channels`` are the readings) are all observed; missing readings are left out of their statistics.
-
-    Raises:
-        ConfigError: if no such row exists, or ``n_regimes`` exceeds the rows.
-    """
-    settings = _columns(channels, setting_names, "setting")
-    readings = [i for i in range(len(channels)) if i not in settings]
-    rows = covered & observed[:, settings].all(axis=1)
-    if not rows.any():
-        raise ConfigError(
-            f"telemetry.regimes: no grid step of the training windows holds every operating setting "
-            f"({', '.join(channels[i] for i in settings)})"
-        )
-    readings_seen = np.where(observed[rows][:, readings], values[rows][:, readings], np.nan)
-    try:
-        return fit_regimes(
-            values[rows][:, settings],
-            readings_seen,
-            tuple(channels[i] for i in settings),
-            tuple(channels[i] for i in readings),
-            np.random.default_rng(seed),
-            n_regimes,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"telemetry.regimes: {exc}") from exc
-
-
-def _columns(channels: tuple[str, ...], names: tuple[str, ...], what: str) -> list[int]:
-    """Positions of ``names`` among the telemetry channels read.
-
-    Raises:
-        ConfigError: naming the first channel that is not read.
-    """
-    missing = [n for n in names if n not in channels]
-    if missing:
-        raise ConfigError(f"the operating regimes' {what} {missing[0]!r} is not among the telemetry channels read")
-    return [channels.index(n) for n in names]
-
-
-def _regime_normalised(
-    values: np.ndarray, observed: np.ndarray, channels: tuple[str, ...], regimes: OperatingRegimes
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Each grid row's readings z-scored with its regime's statistics (:meth:`OperatingRegimes.normalise`), the
-    settings dropped, and the regime's indicators (:meth:`OperatingRegimes.one_hot`; none with a single regime,
-    :func:`~omnimaint.data.windows.regime_indicators`). A row without every setting observed has no regime: its
-    readings and indicators are not observed.
-
-    Returns:
-        The readings ``(rows, len(regimes.readings))``, where they are observed, and the indicators
-        ``(rows, regime_indicators(regimes))`` with where they are known.
-    """
-    settings = _columns(channels, regimes.settings, "setting")
-    readings = _columns(channels, regimes.readings, "reading")
-    known: np.ndarray = np.all(observed[:, settings], axis=1)  # (rows,)
-    regime = regimes.assign(values[:, settings])
-    normalised = regimes.normalise(values[:, readings], regime)
-    seen = observed[:, readings] & known[:, None]
-    width = regime_indicators(regimes)
-    indicators = regimes.one_hot(regime)[:, :width] * known[:, None]
-    return np.where(seen, normalised, 0.0), seen, (indicators, np.repeat(known[:, None], width, axis=1))

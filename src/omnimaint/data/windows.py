@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from omnimaint.data.regimes import OperatingRegimes
+from omnimaint.data.regimes import OperatingRegimes, regime_indicators
 from omnimaint.errors import ConfigError
 
 MODALITIES = ("telemetry", "waveforms", "frames", "events", "maintenance")
@@ -116,12 +116,6 @@ class TelemetryWindow(_Frozen):
         return (*readings, *drift, *indicators, *((AGE_CHANNEL,) if self.age else ()))
 
 
-def regime_indicators(regimes: OperatingRegimes | None) -> int:
-    """How many regime indicator channels the telemetry array holds: one per regime, none with a single regime
-    (a constant carries nothing; the estimators' route drops it as a constant channel) or without regimes."""
-    return regimes.n_regimes if regimes is not None and regimes.n_regimes > 1 else 0
-
-
 class WaveformWindow(_Frozen):
     """The most recent high-rate bursts.
 
@@ -134,6 +128,14 @@ class WaveformWindow(_Frozen):
       last sample to the anchor. One long recording stored as one row, such as a continuous vibration
       record, so gives each anchor the stretch of signal that ends there.
 
+    With ``order_rpm``, a slot is read as if its asset ran at that speed (order normalisation, Randall,
+    *Vibration-based Condition Monitoring*, 2011, §5.4): an asset at ``s`` rpm fills its ``length`` samples
+    from the last ``length · order_rpm / s`` samples ending at the anchor, resampled through the Fourier
+    transform (:func:`~omnimaint.data.bursts.fourier_resampled`), so that a component at a given multiple of
+    the shaft speed (1×, 2×, a bearing defect frequency) falls on the same frequency whatever the speed. The
+    speed is the ``rpm`` of the asset's metadata; an asset without one is read as stored. Needs ``align:
+    anchor``.
+
     Attributes:
         lookback: Bursts that started this long before the anchor or earlier are not used.
         max_bursts: Slots per sample.
@@ -141,6 +143,7 @@ class WaveformWindow(_Frozen):
         sample_rate_hz: Bursts at another rate are resampled to this one; ``None`` keeps rates as stored.
         channels: Waveform channels in model order; ``None`` takes every waveform channel of the manifest.
         align: Which samples of a burst a slot holds (above).
+        order_rpm: The speed every burst is read at (above); ``None`` reads bursts as stored.
     """
 
     lookback: timedelta = timedelta(hours=6)
@@ -149,6 +152,13 @@ class WaveformWindow(_Frozen):
     sample_rate_hz: float | None = Field(default=None, gt=0)
     channels: tuple[str, ...] | None = None
     align: Literal["start", "anchor"] = "start"
+    order_rpm: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _order_needs_anchor(self) -> WaveformWindow:
+        if self.order_rpm is not None and self.align != "anchor":
+            raise ValueError("waveforms.order_rpm needs waveforms.align: anchor")
+        return self
 
 
 class FrameWindow(_Frozen):

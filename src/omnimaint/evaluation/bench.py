@@ -117,10 +117,12 @@ def run_bench(
 
 
 def record_stem(record: BenchRecord) -> str:
-    """File stem of a record: ``<protocol>__<method>__<dataset folder>`` and ``__<subset>`` when there is one,
-    so that runs on two subsets of one dataset keep two files."""
+    """File stem of a record: ``<protocol>__<method>__<dataset folder>``, ``__<subset>`` when there is one, then
+    ``__seed<seed>``, so that runs on two subsets of one dataset, or with two seeds, keep two files."""
     stem = f"{record.protocol}__{record.method}__{Path(record.dataset).name or record.dataset_name}"
-    return stem if record.subset is None else f"{stem}__{record.subset}"
+    if record.subset is not None:
+        stem = f"{stem}__{record.subset}"
+    return f"{stem}__seed{record.seed}"
 
 
 def format_metric(value: float) -> str:
@@ -144,10 +146,11 @@ RUNS_DIR = "runs"
 
 
 def write_record(record: BenchRecord, out: Path) -> Path:
-    """Write ``<out>/<protocol>__<method>__<dataset name>.json`` and append a row to ``<out>/results.md``.
+    """Write ``<out>/<protocol>__<method>__<dataset folder>[__<subset>]__seed<seed>.json`` (:func:`record_stem`)
+    and append a row to ``<out>/results.md``.
 
     ``out`` is a benchmark results folder: a new one, or one that omnimaint wrote (a record of the same
-    protocol, method and dataset there is replaced). Non-finite numbers are written as JSON ``null``.
+    protocol, method, dataset, subset and seed there is replaced). Non-finite numbers are written as JSON ``null``.
 
     Returns:
         The JSON file written.

@@ -27,7 +27,7 @@ def test_bench_writes_json_and_appends_results(tmp_path: Path) -> None:
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "recall_at_5" in first.output
-    record = json.loads((out / "maintenance-text__bm25__maintnet.json").read_text())
+    record = json.loads((out / "maintenance-text__bm25__maintnet__seed0.json").read_text())
     assert record["protocol"] == "maintenance-text" and record["method"] == "bm25"
     assert record["dataset_name"] == "maintnet-tiny" and record["seed"] == 0
     assert record["omnimaint_version"] == __version__
@@ -39,6 +39,13 @@ def test_bench_writes_json_and_appends_results(tmp_path: Path) -> None:
     rows = [line for line in (out / "results.md").read_text().splitlines() if line.startswith("| 20")]
     assert len(rows) == 2
     assert "recall_at_5=1" in rows[0] and "--seed 3" in rows[1]
+    # each seed keeps its own record: the second run leaves the first one's file as it was
+    assert sorted(p.name for p in out.glob("maintenance-text__*.json")) == [
+        "maintenance-text__bm25__maintnet__seed0.json",
+        "maintenance-text__bm25__maintnet__seed3.json",
+    ]
+    assert json.loads((out / "maintenance-text__bm25__maintnet__seed0.json").read_text()) == record
+    assert json.loads((out / "maintenance-text__bm25__maintnet__seed3.json").read_text())["seed"] == 3
 
 
 def test_bench_errors_are_one_line_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,14 +106,14 @@ def test_bench_subset_is_chosen_named_and_recorded(tmp_path: Path, mean_rul: str
     assert "subset FD001" in default.output
     note = "the dataset holds C-MAPSS subsets FD001, FD002; evaluated FD001 only (choose another with --subset)"
     assert f"note: {note}" in default.output
-    first = json.loads((out / "cmapss__mean-rul__cmapss__FD001.json").read_text())
+    first = json.loads((out / "cmapss__mean-rul__cmapss__FD001__seed0.json").read_text())
     assert (first["subset"], first["notes"], first["details"]["n_test_engines"]) == ("FD001", [note], 6)
     assert first["command"].endswith("--seed 0 --subset FD001")
 
     chosen = runner.invoke(app, [*base, "--subset", "FD002"], env={"COLUMNS": "300"})
     assert chosen.exit_code == 0, chosen.output
     assert "note:" not in chosen.output
-    second = json.loads((out / "cmapss__mean-rul__cmapss__FD002.json").read_text())
+    second = json.loads((out / "cmapss__mean-rul__cmapss__FD002__seed0.json").read_text())
     assert (second["subset"], second["notes"], second["details"]["n_test_engines"]) == ("FD002", [], 4)
     assert first["metrics"]["rmse"] != second["metrics"]["rmse"]
 
@@ -135,7 +142,7 @@ def test_bench_cross_load_notes_the_class_it_leaves_out(tmp_path: Path) -> None:
         get_protocol("cwru-cross-load").methods.pop("majority")
     assert result.exit_code == 0, result.output
     assert "note: class 'normal' is left out of every split: it has recordings at 0 HP only" in result.output
-    record = json.loads((tmp_path / "o" / "cwru-cross-load__majority__cwru.json").read_text())
+    record = json.loads((tmp_path / "o" / "cwru-cross-load__majority__cwru__seed0.json").read_text())
     assert record["subset"] is None
     assert record["notes"][0].startswith("class 'normal' is left out of every split")
     assert record["details"]["left_out_classes"] == {"0HP": ["normal"], "1HP": ["normal"]}
@@ -179,7 +186,7 @@ def test_bench_of_a_bundle_method_keeps_the_run_in_a_new_results_folder(tmp_path
     args = ["bench", "cmapss-long", "--dataset", str(dataset.path), "--method", tiny_bundle, "--out", str(out)]
     result = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    record = json.loads((out / "cmapss-long__tiny-bundle__cmapss__FD001.json").read_text())
+    record = json.loads((out / "cmapss-long__tiny-bundle__cmapss__FD001__seed0.json").read_text())
     assert {"rmse", "rmse_onnx", "rmse_onnx_int8", "nasa_score"} <= set(record["metrics"])
     run = out / "runs" / "cmapss-long__tiny-bundle__cmapss__seed0"
     assert record["details"]["bundle"] == str(run / "bundle") and (run / "bundle" / "bundle.json").is_file()

@@ -13,7 +13,9 @@ from omnimaint.evaluation.protocols import ProtocolError
 from omnimaint.evaluation.protocols.cwru import (
     TEN_CLASSES,
     CwruConfig,
+    SegmentSet,
     block_bounds,
+    cut_segments,
     load_recordings,
     run_cwru,
     within_recording_split,
@@ -107,6 +109,32 @@ def test_cross_load_runs_one_training_load_as_a_subset(two_loads: Dataset) -> No
     assert one.details["per_train_load"]["1HP"] == every.details["per_train_load"]["1HP"]
     with pytest.raises(ProtocolError, match=r"no recordings at load '2HP' \(loads: 0HP, 1HP\)"):
         run_cwru_cross_load(two_loads, lambda seed: _Memorizer(), subset="2HP", config=CONFIG)
+
+
+class _KnowsOneLoad:
+    """Knows the class of the segments it is told of, and predicts 'unknown' for every other segment."""
+
+    def __init__(self, known: SegmentSet) -> None:
+        self.known = {segment.tobytes(): label for segment, label in zip(known.X, known.y, strict=True)}
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _KnowsOneLoad:
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.array([self.known.get(segment.tobytes(), "unknown") for segment in X])
+
+
+def test_cross_load_scores_each_pair_of_training_and_test_load(tmp_path: Path) -> None:
+    three_loads = cwru_dataset(tmp_path / "d", loads=(0, 1, 2), n_samples=4096)
+    recordings = [r for r in load_recordings(three_loads, CONFIG) if r.load_hp == 2.0]
+    at_2hp = cut_segments(recordings, {r.asset_id: (0, len(r.samples)) for r in recordings}, CONFIG.segment_length)
+    result = run_cwru_cross_load(three_loads, lambda seed: _KnowsOneLoad(at_2hp), subset="0HP", config=CONFIG)
+    assert result.details["per_pair"] == {"0HP": {"1HP": 0.0, "2HP": 1.0}}
+    assert result.metrics["accuracy"] == pytest.approx(0.5)  # both test loads hold as many segments
+    assert result.metrics["min_pair_accuracy"] == 0.0
+    every = run_cwru_cross_load(three_loads, lambda seed: _KnowsOneLoad(at_2hp), config=CONFIG)
+    assert every.details["per_pair"]["1HP"] == {"0HP": 0.0, "2HP": 1.0}
+    assert every.details["per_pair"]["2HP"] == {"0HP": 0.0, "1HP": 0.0}
 
 
 def test_a_cross_load_bundle_never_sees_the_test_loads(two_loads: Dataset) -> None:

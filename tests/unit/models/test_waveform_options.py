@@ -89,3 +89,22 @@ def test_standardising_counts_only_present_bursts_and_keeps_the_training_statist
     # In evaluation a burst is read with the training statistics, whatever the batch holds.
     alone = standardiser.eval()(torch.tensor([[5.0, 20.0]]), torch.tensor([True]))
     torch.testing.assert_close(alone, torch.tensor([[3.0, 0.0]]), atol=1e-4, rtol=0)
+
+
+def test_refitting_takes_the_statistics_of_every_present_row_seen_and_refuses_none() -> None:
+    from omnimaint.models.encoders.waveform import PresentStandardiser, refitting_standardisers
+
+    standardiser = PresentStandardiser(2).eval()
+    rows = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
+    with refitting_standardisers(standardiser):  # two batches, and a row that is absent
+        standardiser(rows[:2], torch.tensor([True, True]))
+        standardiser(torch.cat([rows[2:], torch.full((1, 2), -99.0)]), torch.tensor([True, False]))
+    torch.testing.assert_close(standardiser.running_mean, rows.mean(dim=0))
+    torch.testing.assert_close(standardiser.running_var, rows.var(dim=0, unbiased=False))
+    assert standardiser.sums is None  # back to plain evaluation
+    kept = standardiser.running_mean.clone()
+    with pytest.raises(ValueError, match="no present input reached"), refitting_standardisers(standardiser):
+        standardiser(rows, torch.tensor([False, False, False]))
+    assert torch.equal(standardiser.running_mean, kept)
+    with pytest.raises(ValueError, match="standardises no input"), refitting_standardisers(torch.nn.Linear(2, 2)):
+        pass

@@ -120,6 +120,7 @@ register_protocol(
         score_bundle=score_cross_load_bundle,
         subsets=cross_load_subsets,
         averages_subsets=True,
+        adapts=True,
         applies=lambda d: _has_asset_type(d, "bearing_rig"),
         summary="10-class bearing diagnosis, train on one motor load (a subset), test on the others; mean accuracy, "
         "macro-F1 over the training loads",

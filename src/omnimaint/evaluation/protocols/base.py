@@ -116,6 +116,9 @@ class ProtocolSpec:
         averages_subsets: The protocol's figure is the mean over all its subsets (CWRU cross-load: one per
             training load), not one subset's: without ``--subset``, ``run`` runs every subset, and a method
             that trains bundles trains and scores one bundle per subset.
+        adapts: Its test data fall into operating conditions (CWRU cross-load: the test loads) and
+            ``score_bundle`` takes ``adapt=True``: the bundle adapted to each condition's unlabelled samples
+            before they are scored (``omnimaint evaluate --adapt``).
     """
 
     name: str
@@ -129,6 +132,7 @@ class ProtocolSpec:
     score_bundle: BundleScorer | None = None
     tuning: Tuning | None = None
     averages_subsets: bool = False
+    adapts: bool = False
 
     def __post_init__(self) -> None:
         # Each protocol holds its own methods, so that an unknown one is reported with the protocol's name.

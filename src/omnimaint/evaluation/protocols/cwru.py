@@ -58,6 +58,7 @@ from omnimaint.data.protocol_inputs import ProtocolInputs
 from omnimaint.evaluation.metrics import ClassificationScores, classification_scores
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
+from omnimaint.evaluation.protocols.running import fit_and_score
 
 if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
     from omnimaint.inference.predictor import Predictor
@@ -267,16 +268,6 @@ def within_recording_split(recordings: list[Recording], config: CwruConfig) -> t
     )
 
 
-def train_and_score(
-    factory: MethodFactory, seed: int, train: SegmentSet, test: SegmentSet, classes: list[str]
-) -> ClassificationScores:
-    """Fit the method's estimator on the training segments and score its predictions of the test segments."""
-    estimator = factory(seed)
-    estimator.fit(train.X, train.y)
-    predicted = np.asarray(estimator.predict(test.X)).astype(str)
-    return classification_scores(test.y, predicted, classes)
-
-
 def run_cwru(
     dataset: Dataset, factory: MethodFactory, seed: int = 0, config: CwruConfig | None = None
 ) -> ProtocolResult:
@@ -290,7 +281,7 @@ def run_cwru(
     notes = coverage_notes(dataset, recordings, config)
     train, test = within_recording_split(recordings, config)
     classes = sorted(set(train.y))
-    scores = train_and_score(factory, seed, train, test, classes)
+    _, scores = fit_and_score(factory, seed, train, test, classes)
     return _within_recording_result(config, recordings, notes, train, test, scores)
 
 
@@ -402,16 +393,17 @@ def score_cwru_bundle(
     notes = coverage_notes(dataset, recordings, config)
     segments = bundle_split(recordings, config)
     train, test = segments["train"], segments["test"]
-    scores = bundle_scores(dataset, predictor, recordings, test, sorted(set(train.y)))
+    classes = sorted(set(train.y))
+    scores = classification_scores(test.y, bundle_predictions(dataset, predictor, recordings, test, classes), classes)
     return _within_recording_result(
         config, recordings, notes, train, test, scores, n_val_segments=len(segments["val"].y)
     )
 
 
-def bundle_scores(
+def bundle_predictions(
     dataset: Dataset, predictor: Predictor, recordings: list[Recording], test: SegmentSet, classes: list[str]
-) -> ClassificationScores:
-    """A bundle's scores on test segments: each segment's prediction is the likeliest of ``classes``.
+) -> np.ndarray:
+    """A bundle's class of each test segment: the likeliest of ``classes``.
 
     Raises:
         ProtocolError: if the bundle lacks some of those classes.
@@ -423,5 +415,4 @@ def bundle_scores(
     windows = predictor.windows(dataset, anchors=segment_ends(recordings, test))
     output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test segments")
     columns = [known.index(name) for name in classes]
-    predicted = np.asarray(classes)[output.fault_probabilities[:, columns].argmax(axis=1)]
-    return classification_scores(test.y, predicted, classes)
+    return np.asarray(classes)[output.fault_probabilities[:, columns].argmax(axis=1)]

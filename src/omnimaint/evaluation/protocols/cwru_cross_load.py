@@ -6,6 +6,8 @@ is the mean over them (Zhang et al., Sensors 2017, report the same mean). Record
 different files, so train and test share nothing. A split keeps the classes its training load and its test
 loads both hold; a class left out that way (the public set has ``Normal_0`` only, so ``normal`` is left out of
 every split) is named in the result's notes. With a single load the protocol says "not enough loads".
+Besides the accuracy over all test loads of each training load, the result holds each (training load, test
+load) pair's accuracy (``details["per_pair"]``) and the lowest of them (``min_pair_accuracy``).
 
 An estimator trains on the whole of each training recording. A bundle (:func:`cross_load_inputs`,
 :func:`score_cross_load_bundle`) trains on each training recording less its end, which validates it (early
@@ -15,29 +17,29 @@ stopping, the kept epoch), as in the within-recording protocol: the test loads a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
-from omnimaint.evaluation.metrics import ClassificationScores
+from omnimaint.evaluation.metrics import ClassificationScores, classification_scores
 from omnimaint.evaluation.protocols.base import MethodFactory, ProtocolError, ProtocolResult
 from omnimaint.evaluation.protocols.cwru import (
     ASSET_TYPE,
     CwruConfig,
     Recording,
     SegmentSet,
-    bundle_scores,
+    bundle_predictions,
     coverage_notes,
     cut_segments,
     load_recordings,
     segment_ends,
-    train_and_score,
     validation_bounds,
 )
 from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
+from omnimaint.evaluation.protocols.running import fit_and_predict
 
 if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
     from omnimaint.inference.predictor import Predictor
@@ -132,16 +134,38 @@ def _whole(recordings: list[Recording], config: CwruConfig) -> SegmentSet:
     return cut_segments(recordings, {r.asset_id: (0, len(r.samples)) for r in recordings}, config.segment_length)
 
 
+@dataclass(frozen=True)
+class SplitScores:
+    """A training load's scores on all its test loads, and its accuracy on each test load by name."""
+
+    scores: ClassificationScores
+    per_test_load: dict[str, float]
+
+
+def _split_scores(
+    recordings: list[Recording], test: SegmentSet, predicted: np.ndarray, classes: list[str]
+) -> SplitScores:
+    """Score the predicted class of each test segment, over all test loads and on each."""
+    load_of = {r.asset_id: r.load_hp for r in recordings}
+    loads = np.array([load_of[asset] for asset in test.asset_ids], dtype=np.float64)
+    per_test_load = {
+        load_name(load): float(np.mean(predicted[loads == load] == test.y[loads == load])) for load in np.unique(loads)
+    }
+    return SplitScores(classification_scores(test.y, predicted, classes), per_test_load)
+
+
 def _result(
-    config: CwruConfig, recordings: list[Recording], per_load: dict[str, ClassificationScores], notes: list[str]
+    config: CwruConfig, recordings: list[Recording], per_load: dict[str, SplitScores], notes: list[str]
 ) -> ProtocolResult:
     metrics = {
-        "accuracy": float(np.mean([s.accuracy for s in per_load.values()])),
-        "macro_f1": float(np.mean([s.macro_f1 for s in per_load.values()])),
+        "accuracy": float(np.mean([s.scores.accuracy for s in per_load.values()])),
+        "macro_f1": float(np.mean([s.scores.macro_f1 for s in per_load.values()])),
+        "min_pair_accuracy": min(a for s in per_load.values() for a in s.per_test_load.values()),
     }
     details: dict[str, Any] = {
         "config": asdict(config),
-        "per_train_load": {load: asdict(s) for load, s in per_load.items()},
+        "per_train_load": {load: asdict(s.scores) for load, s in per_load.items()},
+        "per_pair": {load: s.per_test_load for load, s in per_load.items()},
         "left_out_classes": {load: left for load, left in left_out_classes(recordings).items() if load in per_load},
     }
     if len(per_load) == 1:
@@ -173,7 +197,8 @@ def run_cwru_cross_load(
     per_load = {}
     for load, (train_recs, test_recs) in splits.items():
         train, test = _whole(train_recs, config), _whole(test_recs, config)
-        per_load[load] = train_and_score(factory, seed, train, test, sorted(set(train.y)))
+        _, predicted = fit_and_predict(factory, seed, train, test)
+        per_load[load] = _split_scores(recordings, test, predicted, sorted(set(train.y)))
     return _result(config, recordings, per_load, notes)
 
 
@@ -212,16 +237,34 @@ def score_cross_load_bundle(
     seed: int = 0,
     subset: str | None = None,
     config: CwruConfig | None = None,
+    adapt: bool = False,
 ) -> ProtocolResult:
     """Score a bundle trained on one load (``subset``, default the first) on the recordings of the other loads, as
     :func:`run_cwru_cross_load` scores an estimator: the prediction is the likeliest of the split's classes.
 
+    With ``adapt``, before each test load is scored the bundle's input standardisers are re-estimated on that
+    load's segments, without their labels (:meth:`Predictor.adapted`): what a plant can do when a machine starts
+    running under a new load, from its unlabelled bursts. The result says so (``details.adapted``).
+
     Raises:
         ProtocolError: as :func:`run_cwru_cross_load`, or if the bundle lacks some of the split's classes.
+        BundleError: with ``adapt``, if the bundle standardises no input.
     """
     config = config or CwruConfig()
     recordings, splits, notes = _split(dataset, config, _only(dataset, subset))
     ((load, (train_recs, test_recs)),) = splits.items()
     classes = sorted({r.label for r in train_recs})
-    scores = bundle_scores(dataset, predictor, recordings, _whole(test_recs, config), classes)
-    return _result(config, recordings, {load: scores}, notes)
+    test = _whole(test_recs, config)
+    if not adapt:
+        predicted = bundle_predictions(dataset, predictor, recordings, test, classes)
+    else:
+        predicted = np.empty(len(test.y), dtype=object)
+        for test_load in sorted({r.load_hp for r in test_recs if r.load_hp is not None}):
+            at = np.isin(test.asset_ids, [r.asset_id for r in test_recs if r.load_hp == test_load])
+            part = SegmentSet(test.X[at], test.y[at], test.asset_ids[at], test.starts[at])
+            adapted = predictor.adapted(predictor.windows(dataset, anchors=segment_ends(recordings, part)))
+            predicted[at] = bundle_predictions(dataset, adapted, recordings, part, classes)
+        predicted = predicted.astype(str)
+    result = _result(config, recordings, {load: _split_scores(recordings, test, predicted, classes)}, notes)
+    result.details["adapted"] = adapt
+    return result

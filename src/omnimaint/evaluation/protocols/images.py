@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,9 +35,9 @@ from PIL import Image
 from omnimaint.data.blobs import IMAGE_FORMATS
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
-from omnimaint.evaluation.metrics import ClassificationScores, accuracy, classification_scores
+from omnimaint.evaluation.metrics import accuracy, classification_scores
 from omnimaint.evaluation.protocols.base import BundleTrainer, MethodFactory, ProtocolError, ProtocolResult
-from omnimaint.evaluation.protocols.running import score_once
+from omnimaint.evaluation.protocols.running import fit_and_score, score_once
 from omnimaint.evaluation.splits import IndexSplit, stratified_split
 
 if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
@@ -137,7 +137,7 @@ def run_image_classification(
     split = image_split(images, config, seed)
     train, test = images.take(split.train), images.take(split.test)
     classes = sorted(set(images.y.tolist()))
-    _, scores = _fit_and_score(factory, seed, train, test, classes)
+    _, scores = fit_and_score(factory, seed, train, test, classes)
     details = {
         "config": asdict(config),
         "classes": classes,
@@ -147,15 +147,6 @@ def run_image_classification(
         "per_class_f1": scores.per_class_f1,
     }
     return ProtocolResult(metrics={"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}, details=details)
-
-
-def _fit_and_score(
-    factory: MethodFactory, seed: int, train: LabelledImages, test: LabelledImages, classes: list[str]
-) -> tuple[Any, ClassificationScores]:
-    """Fit a classifier on ``train``, score its predictions on ``test``; returns the fitted estimator too."""
-    estimator = factory(seed)
-    estimator.fit(train.X, train.y)
-    return estimator, classification_scores(test.y, np.asarray(estimator.predict(test.X)).astype(str), classes)
 
 
 def validate_image_classification(
@@ -183,7 +174,7 @@ def validate_image_classification(
     train = images.take(image_split(images, config, seed).train)
     inner = stratified_split(train.y, config.validation_fraction, split_seed)
     fit, val = train.take(inner.train), train.take(inner.test)
-    estimator, scores = _fit_and_score(factory, seed, fit, val, sorted(set(images.y.tolist())))
+    estimator, scores = fit_and_score(factory, seed, fit, val, sorted(set(images.y.tolist())))
     metrics = {"val_accuracy": scores.accuracy, "val_macro_f1": scores.macro_f1}
     if hasattr(estimator, "test_time_augment"):
         configured = bool(estimator.test_time_augment)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.protocol_inputs import ProtocolInputs
+from omnimaint.evaluation.metrics import ClassificationScores, classification_scores
 from omnimaint.evaluation.protocols.base import (
     BundleTrainer,
     MethodFactory,
@@ -48,6 +49,35 @@ def score_once(
 
     with tempfile.TemporaryDirectory(prefix="omnimaint-tune-") as tmp:
         return score(Predictor.from_bundle(trainer(inputs, Path(tmp) / "run")))
+
+
+class LabelledArrays(Protocol):
+    """Samples an estimator is fitted or scored on: inputs ``X`` ``(n, ...)`` and the class of each, ``y`` ``(n,)``."""
+
+    @property
+    def X(self) -> np.ndarray: ...
+
+    @property
+    def y(self) -> np.ndarray: ...
+
+
+def fit_and_predict(
+    factory: MethodFactory, seed: int, train: LabelledArrays, test: LabelledArrays
+) -> tuple[Any, np.ndarray]:
+    """Fit the method's estimator (``seed -> classifier`` with ``fit(X, y)`` / ``predict(X)``) on ``train``;
+    returns it and its class of each sample of ``test``, as strings."""
+    estimator = factory(seed)
+    estimator.fit(train.X, train.y)
+    return estimator, np.asarray(estimator.predict(test.X)).astype(str)
+
+
+def fit_and_score(
+    factory: MethodFactory, seed: int, train: LabelledArrays, test: LabelledArrays, classes: list[str]
+) -> tuple[Any, ClassificationScores]:
+    """Fit the method's estimator on ``train`` (:func:`fit_and_predict`) and score its class predictions of
+    ``test``, macro-F1 averaged over ``classes``; returns the fitted estimator and the scores."""
+    estimator, predicted = fit_and_predict(factory, seed, train, test)
+    return estimator, classification_scores(test.y, predicted, classes)
 
 
 def _suffix(backend: str) -> str:
@@ -96,11 +126,16 @@ def run_bundle_method(
 
 
 def _mean_over_subsets(results: dict[str, ProtocolResult]) -> ProtocolResult:
-    """One bundle per subset, as one result: each metric's mean over the subsets (those every subset has), each
-    subset's result in ``details["per_subset"]``, the notes of all without repeats."""
+    """One bundle per subset, as one result: each metric's mean over the subsets (those every subset has; a
+    ``min_…`` metric's minimum), each subset's result in ``details["per_subset"]``, the notes of all without
+    repeats."""
     shared = set.intersection(*(set(result.metrics) for result in results.values()))
     first = next(iter(results.values())).metrics
-    metrics = {name: float(np.mean([r.metrics[name] for r in results.values()])) for name in first if name in shared}
+    metrics = {
+        name: float((np.min if name.startswith("min_") else np.mean)([r.metrics[name] for r in results.values()]))
+        for name in first
+        if name in shared
+    }
     per_subset = {name: {"metrics": r.metrics, "details": r.details} for name, r in results.items()}
     notes = dict.fromkeys(note for result in results.values() for note in result.notes)
     return ProtocolResult(metrics=metrics, details={"per_subset": per_subset}, notes=tuple(notes))

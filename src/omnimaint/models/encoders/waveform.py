@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -45,7 +47,11 @@ class LogSpectrum(nn.Module):
 class PresentStandardiser(nn.Module):
     """Each feature less its mean, over its deviation, as a batch normalisation without scale or shift whose
     statistics count only the rows present: in training those of the batch (the running ones updated), in
-    evaluation the running ones, kept in the bundle. Absent rows (an absent burst's spectra) stay zeros."""
+    evaluation the running ones, kept in the bundle. Absent rows (an absent burst's spectra) stay zeros.
+
+    The running statistics can be taken again from other data (:func:`refitting_standardisers`): those of a
+    machine's new operating condition, without labels (AdaBN, Li et al., 2016).
+    """
 
     running_mean: torch.Tensor
     running_var: torch.Tensor
@@ -55,9 +61,15 @@ class PresentStandardiser(nn.Module):
         self.momentum, self.eps = momentum, eps
         self.register_buffer("running_mean", torch.zeros(features))
         self.register_buffer("running_var", torch.ones(features))
+        self.sums: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        """While refitting: the present rows seen, their sum and their sum of squares (float64)."""
 
     def forward(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """x: (N, features); present: (N,) bool → (N, features)."""
+        if self.sums is not None:
+            rows = x[present].detach().to(torch.float64)
+            count, total, squares = self.sums
+            self.sums = (count + len(rows), total + rows.sum(dim=0), squares + rows.square().sum(dim=0))
         mean, var = self.running_mean, self.running_var
         if self.training and bool(present.any()):
             rows = x[present]
@@ -66,6 +78,36 @@ class PresentStandardiser(nn.Module):
                 self.running_mean.lerp_(mean.detach(), self.momentum)
                 self.running_var.lerp_(var.detach(), self.momentum)
         return (x - mean) / torch.sqrt(var + self.eps) * present.unsqueeze(-1).to(x.dtype)
+
+
+@contextmanager
+def refitting_standardisers(model: nn.Module) -> Iterator[None]:
+    """Within the block, every :class:`PresentStandardiser` of ``model`` sums the present rows that pass through
+    it (run the model in evaluation mode on the new data); on leaving, each takes their mean and variance as its
+    running statistics. Nothing else of the model changes.
+
+    Raises:
+        ValueError: if ``model`` has no standardiser, or the block ran no present row through one.
+    """
+    standardisers = [m for m in model.modules() if isinstance(m, PresentStandardiser)]
+    if not standardisers:
+        raise ValueError("the model standardises no input to re-estimate (model.waveform.standardise is off)")
+    for standardiser in standardisers:
+        features = standardiser.running_mean.shape[0]
+        standardiser.sums = (0, torch.zeros(features, dtype=torch.float64), torch.zeros(features, dtype=torch.float64))
+    try:
+        yield
+        seen = [sums for sums in (standardiser.sums for standardiser in standardisers) if sums and sums[0] > 0]
+        if len(seen) < len(standardisers):
+            raise ValueError("no present input reached the model's standardisers: nothing to re-estimate from")
+        with torch.no_grad():
+            for standardiser, (count, total, squares) in zip(standardisers, seen, strict=True):
+                mean = total / count
+                standardiser.running_mean.copy_(mean)
+                standardiser.running_var.copy_((squares / count - mean.square()).clamp(min=0))
+    finally:
+        for standardiser in standardisers:
+            standardiser.sums = None
 
 
 @register_encoder("waveforms", "spectral_cnn")
