@@ -425,6 +425,75 @@ def export(
 
 @commands.command()
 @reports_errors
+def adapt(
+    bundle: BundleArg,
+    dataset: DatasetArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the adapted bundle.", show_default=False)],
+    asset: Annotated[
+        list[str] | None,
+        typer.Option("--asset", "-a", help="An asset whose windows it adapts to (repeat; default: every asset)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Earliest window, ISO-8601 (UTC when no offset is given).", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Latest window, ISO-8601 (UTC when no offset is given).", show_default=False)
+    ] = None,
+    stride: Annotated[
+        str | None,
+        typer.Option(
+            help="Spacing of the windows adapted to (e.g. 10min, 200ms); default: the bundle's stride.",
+            show_default=False,
+        ),
+    ] = None,
+    progress: ProgressOption = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a bundle at --out (never anything else).")
+    ] = False,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
+    ] = None,
+) -> None:
+    """Adapt a bundle to a new operating condition from its data, without labels: the input standardisers take
+    the statistics of the chosen windows (their machines' usual mix of states), nothing else changes; writes a
+    new bundle (export it again for ONNX)."""
+    import pandas as pd
+
+    from omnimaint.atomic import BUNDLE, check_target
+    from omnimaint.data.dataset import Dataset
+    from omnimaint.data.splits import Split
+    from omnimaint.inference.adaptation import adapt_bundle, save_adapted
+    from omnimaint.inference.predictor import Predictor
+
+    check_target(out, BUNDLE, overwrite=overwrite)
+    bounds = {}
+    for option, text in (("--since", since), ("--until", until)):
+        try:
+            stamp = pd.Timestamp(text) if text is not None else None
+        except ValueError as exc:
+            raise ConfigError(f"{option} {text!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z") from exc
+        bounds[option] = None if stamp is None else stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    predictor = Predictor.from_bundle(bundle, public_key=public_key)
+    chosen = Split("adaptation", frozenset(asset) if asset else None, bounds["--since"], bounds["--until"])
+    try:
+        spacing = pd.Timedelta(stride).to_pytimedelta() if stride is not None else None
+    except ValueError as exc:
+        raise ConfigError(f"--stride {stride!r}: not a duration; give e.g. 10min or 200ms") from exc
+    if spacing is not None and spacing.total_seconds() <= 0:
+        raise ConfigError(f"--stride {stride!r}: must be positive")
+    windows = predictor.windows(Dataset(dataset), split=chosen, stride=spacing)
+    adapted = adapt_bundle(predictor.bundle, windows, preprocessor=predictor.preprocessor, progress=progress)
+    save_adapted(adapted, out, overwrite=overwrite)
+    console.print(
+        Text.assemble(
+            ("adapted", "green"),
+            f" {bundle} to {len(windows)} windows of {dataset}: wrote {out} (omnimaint export {out} for ONNX)",
+        )
+    )
+
+
+@commands.command()
+@reports_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the plant, runs and report.")] = Path(
         "demo-output"

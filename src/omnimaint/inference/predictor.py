@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -19,19 +20,18 @@ import torch
 from omnimaint.data.dataset import Dataset
 from omnimaint.data.sample_builder import WindowedDataset
 from omnimaint.data.splits import Split
-from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch
-from omnimaint.inference.bundle import CORE_FILES, ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
-from omnimaint.inference.bundle_files import MANIFEST_FILE, SIGNATURE_FILE
+from omnimaint.data.windows import HEALTH_STATES, MODALITIES, Batch, WindowSpec
+from omnimaint.errors import ConfigError
+from omnimaint.inference.adaptation import adapt_bundle, save_adapted
+from omnimaint.inference.bundle import ONNX_FILE, ONNX_INT8_FILE, Bundle, BundleError
 from omnimaint.inference.compatibility import ensure_fit
 from omnimaint.inference.export import export_bundle
 from omnimaint.inference.frame_anomaly import load_frame_anomaly
-from omnimaint.models.encoders.waveform import refitting_standardisers
 from omnimaint.models.frame_anomaly import FrameAnomalyScores
 from omnimaint.models.frame_views import N_VIEWS, dihedral_view
 from omnimaint.models.inputs import HEAD_OUTPUTS, ModelInputs
 from omnimaint.models.preprocessing import Preprocessor, mask_modalities
 from omnimaint.models.threads import torch_threads
-from omnimaint.progress import track
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 """``torch``; ``onnx`` (ONNX Runtime on ``model.onnx``); ``onnx-int8`` (on the quantised ``model.int8.onnx``)."""
@@ -136,11 +136,6 @@ def _onnx_name(bundle: Bundle, backend: str, onnx_file: Path | None) -> str:
     return default
 
 
-def _kept_files(bundle: Bundle) -> list[str]:
-    """The extra files of a saved bundle that stay valid when only its weights change (not its ONNX exports)."""
-    return sorted(set(bundle.files) - {*CORE_FILES, MANIFEST_FILE, SIGNATURE_FILE, ONNX_FILE, ONNX_INT8_FILE})
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -228,6 +223,7 @@ class Predictor:
         split: Split | None = None,
         anchors: pd.DataFrame | None = None,
         check: bool = True,
+        stride: timedelta | None = None,
     ) -> WindowedDataset:
         """Windows of ``dataset`` cut exactly as the bundle's model was trained on.
 
@@ -237,47 +233,40 @@ class Predictor:
             anchors: Explicit anchors instead of the stride grid.
             check: First check that the dataset (the split's assets) fits the bundle
                 (:func:`~omnimaint.inference.compatibility.ensure_fit`); ``False`` when the caller has.
+            stride: Another spacing of the anchor grid than the bundle's (each window's content is the same).
 
         Raises:
             IncompatibleDataError: if the dataset does not fit the bundle.
+            ConfigError: if ``stride`` does not suit the bundle's window (telemetry steps).
         """
         if check:
             ensure_fit(self.bundle, dataset, assets=split.asset_ids if split is not None else None)
-        state = self.bundle.preprocessor
-        return WindowedDataset(
-            dataset, self.bundle.window, vocab=state.vocab, split=split, anchors=anchors, regimes=state.regimes
-        )
+        state, spec = self.bundle.preprocessor, self.bundle.window
+        if stride is not None:
+            try:
+                spec = WindowSpec.model_validate({**spec.model_dump(), "stride": stride})
+            except ValueError as exc:
+                raise ConfigError(f"stride {stride}: {exc}") from exc
+        return WindowedDataset(dataset, spec, vocab=state.vocab, split=split, anchors=anchors, regimes=state.regimes)
 
     def adapted(self, windows: WindowedDataset, *, batch_size: int = 256, progress: bool = False) -> Predictor:
         """This predictor with its model's input standardisers re-estimated on ``windows``, without their labels:
-        the statistics of a new operating condition in place of the training data's (AdaBN, Li et al., 2016;
-        :func:`~omnimaint.models.encoders.waveform.refitting_standardisers`). Nothing else changes. On an ONNX
-        backend the adapted model is exported again (in a temporary folder, verified for parity as any export).
+        the statistics of a new operating condition in place of the training data's
+        (:func:`~omnimaint.inference.adaptation.adapt_bundle`). On an ONNX backend the adapted model is exported
+        again, in a temporary folder (verified for parity as any export); the bundle on disk never changes.
 
         Raises:
             BundleError: if the model standardises no input (``model.waveform.standardise`` off) or ``windows``
                 hold no input that it standardises.
         """
-        model = self.bundle.build_model()
-        try:
-            with refitting_standardisers(model), torch.inference_mode():
-                for start in track(range(0, len(windows), batch_size), "adapting", enabled=progress):
-                    model(self.preprocessor(windows.batch(np.arange(start, min(start + batch_size, len(windows))))))
-        except ValueError as exc:
-            raise BundleError(f"{self.bundle.path}: cannot adapt: {exc}") from exc
-        adaptation = {"windows": len(windows), "dataset": str(windows.dataset.path)}
-        bundle = replace(
-            self.bundle, state_dict=model.state_dict(), metrics={**self.bundle.metrics, "adaptation": adaptation}
+        bundle = adapt_bundle(
+            self.bundle, windows, preprocessor=self.preprocessor, batch_size=batch_size, progress=progress
         )
         options = {"threads": self.threads, "preprocessor": self.preprocessor, "frame_views": self.frame_views}
-        if self.backend == "torch":  # the bundle's files stay those of its folder: the new weights live here only
+        if self.backend == "torch":  # the new weights live here only
             return Predictor(bundle, "torch", **options)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="omnimaint-adapted-") as tmp:
-            kept = {}
-            for name in _kept_files(self.bundle):  # the checked bytes, as every file of a bundle is read
-                kept[name] = Path(tmp) / name
-                kept[name].write_bytes(self.bundle.read_file(name))
-            folder = bundle.save(Path(tmp) / "bundle", extra_files=kept)
+            folder = save_adapted(bundle, Path(tmp) / "bundle")
             export_bundle(folder, int8=self.backend == "onnx-int8")
             return Predictor(Bundle.load(folder), self.backend, **options)  # type: ignore[arg-type]
 
@@ -395,6 +384,8 @@ class Predictor:
         """Assess every window of ``windows`` (in anchor order); with ``progress``, a bar (see
         :mod:`omnimaint.progress`) says ``description`` and counts the batches. ``drop``, ``frame_views`` and
         ``frame_anomaly`` as in :meth:`predict`."""
+        from omnimaint.progress import track
+
         starts = track(range(0, len(windows), batch_size), description, enabled=progress)
         parts = [
             self.predict(
