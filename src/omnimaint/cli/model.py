@@ -45,6 +45,9 @@ TextOption = Annotated[str | None, typer.Option("--text-encoder", help="pretrain
 LimitOption = Annotated[int | None, typer.Option("--limit-batches", help="Cap on training batches per epoch.")]
 WorkersOption = Annotated[int | None, typer.Option("--workers", help="Data-loader worker processes.")]
 ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+PublicKeyOption = Annotated[
+    Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
+]
 ProtocolOption = Annotated[
     str | None,
     typer.Option(
@@ -285,9 +288,7 @@ def evaluate(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an evaluation folder at --out (never anything else).")
     ] = False,
-    public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
-    ] = None,
+    public_key: PublicKeyOption = None,
     protocol: Annotated[
         str | None,
         typer.Option(
@@ -450,9 +451,7 @@ def adapt(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a bundle at --out (never anything else).")
     ] = False,
-    public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="Require the bundle's signature by this key (NAME.pub).")
-    ] = None,
+    public_key: PublicKeyOption = None,
 ) -> None:
     """Adapt a bundle to a new operating condition from its data, without labels: the input standardisers take
     the statistics of the chosen windows (their machines' usual mix of states), nothing else changes; writes a

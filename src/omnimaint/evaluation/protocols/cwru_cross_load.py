@@ -135,27 +135,32 @@ def _whole(recordings: list[Recording], config: CwruConfig) -> SegmentSet:
 
 
 @dataclass(frozen=True)
-class SplitScores:
+class _SplitScores:
     """A training load's scores on all its test loads, and its accuracy on each test load by name."""
 
     scores: ClassificationScores
     per_test_load: dict[str, float]
 
 
+def _loads_of(recordings: list[Recording], segments: SegmentSet) -> np.ndarray:
+    """(segments,) the motor load of each segment's recording."""
+    load_of = {r.asset_id: r.load_hp for r in recordings}
+    return np.array([load_of[asset] for asset in segments.asset_ids], dtype=np.float64)
+
+
 def _split_scores(
     recordings: list[Recording], test: SegmentSet, predicted: np.ndarray, classes: list[str]
-) -> SplitScores:
+) -> _SplitScores:
     """Score the predicted class of each test segment, over all test loads and on each."""
-    load_of = {r.asset_id: r.load_hp for r in recordings}
-    loads = np.array([load_of[asset] for asset in test.asset_ids], dtype=np.float64)
+    loads = _loads_of(recordings, test)
     per_test_load = {
         load_name(load): float(np.mean(predicted[loads == load] == test.y[loads == load])) for load in np.unique(loads)
     }
-    return SplitScores(classification_scores(test.y, predicted, classes), per_test_load)
+    return _SplitScores(classification_scores(test.y, predicted, classes), per_test_load)
 
 
 def _result(
-    config: CwruConfig, recordings: list[Recording], per_load: dict[str, SplitScores], notes: list[str]
+    config: CwruConfig, recordings: list[Recording], per_load: dict[str, _SplitScores], notes: list[str]
 ) -> ProtocolResult:
     metrics = {
         "accuracy": float(np.mean([s.scores.accuracy for s in per_load.values()])),
@@ -255,16 +260,24 @@ def score_cross_load_bundle(
     ((load, (train_recs, test_recs)),) = splits.items()
     classes = sorted({r.label for r in train_recs})
     test = _whole(test_recs, config)
-    if not adapt:
-        predicted = bundle_predictions(dataset, predictor, recordings, test, classes)
+    if adapt:
+        predicted = _adapted_predictions(dataset, predictor, recordings, test, classes)
     else:
-        predicted = np.empty(len(test.y), dtype=object)
-        for test_load in sorted({r.load_hp for r in test_recs if r.load_hp is not None}):
-            at = np.isin(test.asset_ids, [r.asset_id for r in test_recs if r.load_hp == test_load])
-            part = SegmentSet(test.X[at], test.y[at], test.asset_ids[at], test.starts[at])
-            adapted = predictor.adapted(predictor.windows(dataset, anchors=segment_ends(recordings, part)))
-            predicted[at] = bundle_predictions(dataset, adapted, recordings, part, classes)
-        predicted = predicted.astype(str)
+        predicted = bundle_predictions(dataset, predictor, recordings, test, classes)
     result = _result(config, recordings, {load: _split_scores(recordings, test, predicted, classes)}, notes)
     result.details["adapted"] = adapt
     return result
+
+
+def _adapted_predictions(
+    dataset: Dataset, predictor: Predictor, recordings: list[Recording], test: SegmentSet, classes: list[str]
+) -> np.ndarray:
+    """The class of each test segment by the bundle adapted to the segments of its load (unlabelled)."""
+    loads = _loads_of(recordings, test)
+    predicted = np.empty(len(test.y), dtype=object)
+    for load in np.unique(loads):
+        at = loads == load
+        part = SegmentSet(test.X[at], test.y[at], test.asset_ids[at], test.starts[at])
+        adapted = predictor.adapted(predictor.windows(dataset, anchors=segment_ends(recordings, part)))
+        predicted[at] = bundle_predictions(dataset, adapted, recordings, part, classes)
+    return predicted.astype(str)
