@@ -84,7 +84,13 @@ def tune(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the method (and of the protocol's test split).")] = 0,
-    split_seed: Annotated[int, typer.Option(help="Seed of the validation split of the training data.")] = 0,
+    split_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the validation split of the training data (default: 0; for omnimodel, the --seed).",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder of tuning.jsonl (one JSON line per run).")] = Path(
         "bench-output"
     ),
@@ -100,5 +106,5 @@ def tune(
     with console.status(Text(described)):
         record = run_tuning(protocol, dataset, method, settings, seed, split_seed, protocol_settings)
     path = append_record(record, claim_folder(out, BENCH, reuse=True))
-    print_metrics(record.metrics, f"{protocol} · {method} · validation · split seed {split_seed}")
+    print_metrics(record.metrics, f"{protocol} · {method} · validation · split seed {record.split_seed}")
     console.print(f"{record.wall_time_s:.1f} s; appended to {path}")

@@ -124,12 +124,14 @@ def run_tuning(
     method: str,
     settings: dict[str, Any],
     seed: int = 0,
-    split_seed: int = 0,
+    split_seed: int | None = None,
     protocol_settings: dict[str, Any] | None = None,
 ) -> TuningRecord:
     """Fit ``method`` with ``settings`` on the protocol's training data less a validation split; score the split.
 
     Args:
+        split_seed: Seed of the validation split; default 0 for an estimator and ``seed`` for a method that trains
+            a bundle (whose validation split followed its seed before the two could differ).
         protocol_settings: Changes to the protocol's own settings (e.g. C-MAPSS ``window``), for trying
             what a protocol variant would score; the registered protocols keep theirs.
 
@@ -146,8 +148,10 @@ def run_tuning(
     if registered.trains_bundle:
         if validation.validate_bundle is None:
             raise ProtocolError(f"protocol {protocol!r} cannot tune a method that trains a bundle")
-        metrics = validation.validate_bundle(opened, built, seed, config)
+        split_seed = seed if split_seed is None else split_seed
+        metrics = validation.validate_bundle(opened, built, seed, split_seed, config)
     else:
+        split_seed = 0 if split_seed is None else split_seed
         metrics = validation.validate(opened, factory, seed, split_seed, config)
     return TuningRecord(
         protocol=protocol,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -14,7 +16,8 @@ from omnimaint.cli import app
 from omnimaint.data import Dataset
 from omnimaint.errors import ConfigError
 from omnimaint.evaluation.protocols import ProtocolError, get_method
-from omnimaint.evaluation.protocols.cmapss import run_cmapss
+from omnimaint.evaluation.protocols.cmapss import run_cmapss, validate_cmapss_bundle
+from omnimaint.evaluation.protocols.images import validate_image_bundle
 from omnimaint.evaluation.tuning import TUNING_FILE, parse_settings, run_tuning, with_settings
 from tests.unit.evaluation.canonical import cmapss_dataset, image_dataset
 
@@ -101,3 +104,42 @@ def test_cli_appends_a_json_line_per_run(cmapss: Dataset, tmp_path: Path) -> Non
     widened = CliRunner().invoke(app, [*args, "--protocol-set", "window=40", "--out", str(tmp_path)])
     assert widened.exit_code == 0, widened.output
     assert json.loads((tmp_path / TUNING_FILE).read_text().splitlines()[-1])["protocol_settings"] == {"window": 40}
+
+
+class _Stop(Exception):
+    """Raised by a trainer that only records what it was handed."""
+
+
+def _bundle_inputs(validate: Any, dataset: Dataset, **seeds: int) -> dict[str, pd.DataFrame]:
+    """The anchors of each part a bundle method's validation hands its trainer (which stops there)."""
+    seen: dict[str, pd.DataFrame] = {}
+
+    def trainer(inputs: dict[str, Any], run: Path) -> Path:
+        seen.update({part: given.anchors for part, given in inputs.items()})
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        validate(dataset, trainer, **seeds)
+    return seen
+
+
+def _keys(anchors: pd.DataFrame) -> set[tuple[str, str]]:
+    return {(str(a), str(t)) for a, t in zip(anchors["asset_id"], anchors["ts"], strict=True)}
+
+
+def test_a_bundle_method_validates_on_the_split_seed_it_is_given(cmapss: Dataset, tmp_path: Path) -> None:
+    images = image_dataset(tmp_path / "d", ("normal", "checks", "horizontal"), per_class=10)
+    first = _bundle_inputs(validate_image_bundle, images, seed=0, split_seed=0)
+    other = _bundle_inputs(validate_image_bundle, images, seed=0, split_seed=5)
+    assert _keys(first["val"]) != _keys(other["val"])  # another validation split of the same training images
+    assert _keys(first["train"]) | _keys(first["val"]) == _keys(other["train"]) | _keys(other["val"])
+    engines = {seed: _bundle_inputs(validate_cmapss_bundle, cmapss, seed=0, split_seed=seed) for seed in (0, 5)}
+    assert set(engines[0]["train"]["asset_id"]) != set(engines[5]["train"]["asset_id"])
+
+
+def test_the_split_seed_defaults_to_the_seed_for_a_bundle_method_and_to_0_for_an_estimator(
+    cmapss: Dataset, tmp_path: Path
+) -> None:
+    images = image_dataset(tmp_path / "d", ("normal", "checks"), per_class=6)
+    assert run_tuning("images", images.path, "omnimodel", parse_settings(TINY_IMAGE_MODEL), seed=1).split_seed == 1
+    assert run_tuning("cmapss", cmapss.path, "gbdt", {"max_iter": 5}, seed=1).split_seed == 0

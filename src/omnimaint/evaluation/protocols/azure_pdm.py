@@ -288,9 +288,9 @@ def validate_azure_pdm(
 
 
 def validate_azure_pdm_bundle(
-    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, config: PdmConfig | None = None
+    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, split_seed: int = 0, config: PdmConfig | None = None
 ) -> dict[str, float]:
-    """As :func:`validate_azure_pdm`, for a method that trains a bundle."""
+    """As :func:`validate_azure_pdm`, for a method that trains a bundle (``split_seed`` changes nothing)."""
     development = _development(config)
     return _test_like(
         score_once(

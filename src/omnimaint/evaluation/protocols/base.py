@@ -71,7 +71,8 @@ class Tuning:
     Attributes:
         validate: For an estimator: ``(dataset, factory, seed, split_seed, config) -> metrics``.
         config: The protocol's default settings, a frozen dataclass that ``--protocol-set`` replaces fields of.
-        validate_bundle: For a method that trains a bundle: ``(dataset, trainer, seed, config) -> metrics``.
+        validate_bundle: For a method that trains a bundle: ``(dataset, trainer, seed, split_seed, config) ->
+            metrics``.
     """
 
     validate: Callable[..., dict[str, float]]

@@ -582,13 +582,13 @@ def score_cmapss_bundle(
 
 
 def validate_cmapss_bundle(
-    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, config: CmapssConfig | None = None
+    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, split_seed: int = 0, config: CmapssConfig | None = None
 ) -> dict[str, float]:
     """``val_rmse_test_like`` of a bundle trained on the training engines outside the validation split of
-    ``seed`` (for tuning: no test engine is read)."""
+    ``split_seed`` (for tuning: no test engine is read); ``seed`` seeds the training (through ``trainer``)."""
     development = replace(config or CmapssConfig(), development=True)
     return score_once(
         trainer,
-        cmapss_inputs(dataset, seed, development),
-        lambda predictor: score_cmapss_bundle(dataset, predictor, seed, development),
+        cmapss_inputs(dataset, split_seed, development),
+        lambda predictor: score_cmapss_bundle(dataset, predictor, split_seed, development),
     ).metrics

@@ -186,12 +186,17 @@ def validate_image_classification(
     return metrics
 
 
-def _image_parts(dataset: Dataset, seed: int, config: ImageConfig) -> dict[str, tuple[ProtocolInputs, np.ndarray]]:
-    """The ``train``, ``val`` and ``test`` anchors of the bundle interface, each with the class of its images."""
+def _image_parts(
+    dataset: Dataset, seed: int, config: ImageConfig, split_seed: int | None = None
+) -> dict[str, tuple[ProtocolInputs, np.ndarray]]:
+    """The ``train``, ``val`` and ``test`` anchors of the bundle interface, each with the class of its images; the
+    validation images a stratified split of the training images by ``split_seed`` (default: ``seed``)."""
     frames = labelled_frames(dataset)
     labels = frames["label"].astype(str).to_numpy()
     split = stratified_split(labels, config.test_fraction, seed)  # as image_split: the estimators' test images
-    inner = stratified_split(labels[split.train], config.validation_fraction, seed)
+    inner = stratified_split(
+        labels[split.train], config.validation_fraction, seed if split_seed is None else split_seed
+    )
     rows = {"train": split.train[inner.train], "val": split.train[inner.test], "test": split.test}
     anchors = frames[["asset_id", "ts"]]
     return {
@@ -271,13 +276,14 @@ def score_image_bundle(
 
 
 def validate_image_bundle(
-    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, config: ImageConfig | None = None
+    dataset: Dataset, trainer: BundleTrainer, seed: int = 0, split_seed: int = 0, config: ImageConfig | None = None
 ) -> dict[str, float]:
-    """Train a bundle on :func:`image_inputs` and score its validation images only, for tuning (no test image is
-    scored): ``val_accuracy`` and, for a bundle that reads frames, ``val_accuracy_plain`` and ``val_accuracy_tta``
-    (without and with the eight test-time frame views, from the same bundle)."""
+    """Train a bundle on :func:`image_inputs` (its validation images those of ``split_seed``) and score its
+    validation images only, for tuning (no test image is scored): ``val_accuracy`` and, for a bundle that reads
+    frames, ``val_accuracy_plain`` and ``val_accuracy_tta`` (without and with the eight test-time frame views, from
+    the same bundle)."""
     config = config or ImageConfig()
-    parts = _image_parts(dataset, seed, config)
+    parts = _image_parts(dataset, seed, config, split_seed)
     inputs = {part: part_inputs for part, (part_inputs, _) in parts.items() if part != "test"}
     figures = score_once(
         trainer, inputs, lambda predictor: ProtocolResult(_validation_accuracy(predictor, parts["val"]))
