@@ -461,19 +461,15 @@ def adapt(
     from omnimaint.atomic import BUNDLE, check_target
     from omnimaint.data.dataset import Dataset
     from omnimaint.data.splits import Split
+    from omnimaint.diagnosis.baseline import parse_time
     from omnimaint.inference.adaptation import adapt_bundle, save_adapted
     from omnimaint.inference.predictor import Predictor
 
     check_target(out, BUNDLE, overwrite=overwrite)
-    bounds = {}
-    for option, text in (("--since", since), ("--until", until)):
-        try:
-            stamp = pd.Timestamp(text) if text is not None else None
-        except ValueError as exc:
-            raise ConfigError(f"{option} {text!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z") from exc
-        bounds[option] = None if stamp is None else stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    start = parse_time(since, "--since") if since is not None else None
+    end = parse_time(until, "--until") if until is not None else None
     predictor = Predictor.from_bundle(bundle, public_key=public_key)
-    chosen = Split("adaptation", frozenset(asset) if asset else None, bounds["--since"], bounds["--until"])
+    chosen = Split("adaptation", frozenset(asset) if asset else None, start, end)
     try:
         spacing = pd.Timedelta(stride).to_pytimedelta() if stride is not None else None
     except ValueError as exc:

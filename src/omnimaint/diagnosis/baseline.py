@@ -140,18 +140,18 @@ def no_baseline() -> Baseline:
     )
 
 
-def parse_time(at: str | datetime | pd.Timestamp) -> pd.Timestamp:
+def parse_time(at: str | datetime | pd.Timestamp, option: str = "--at") -> pd.Timestamp:
     """A time as a UTC timestamp (naive times read as UTC).
 
     Raises:
-        ConfigError: if it is not a time.
+        ConfigError: if it is not a time, naming the ``option`` it was given as.
     """
     try:
         stamp = pd.Timestamp(at)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"--at {at!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z") from exc
+        raise ConfigError(f"{option} {at!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z") from exc
     if pd.isna(stamp):
-        raise ConfigError(f"--at {at!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z")
+        raise ConfigError(f"{option} {at!r}: not a time; give ISO-8601, e.g. 2024-01-14T12:00Z")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 

@@ -9,11 +9,11 @@ statistics of a machine failing throughout would read its fault as normal.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from omnimaint.data.sample_builder import WindowedDataset
@@ -47,8 +47,9 @@ def adapt_bundle(
     preprocessor = preprocessor if preprocessor is not None else Preprocessor(bundle.preprocessor)
     try:
         with refitting_standardisers(model), torch.inference_mode():
-            for start in track(range(0, len(windows), batch_size), "adapting", enabled=progress):
-                model(preprocessor(windows.batch(np.arange(start, min(start + batch_size, len(windows))))))
+            batches = math.ceil(len(windows) / batch_size)
+            for batch in track(windows.iter_batches(batch_size), "adapting", total=batches, enabled=progress):
+                model(preprocessor(batch))
     except ValueError as exc:
         raise BundleError(f"{bundle.path}: cannot adapt: {exc}") from exc
     adaptation = {"from_bundle": str(bundle.path), "dataset": str(windows.dataset.path), "windows": len(windows)}
@@ -65,9 +66,7 @@ def save_adapted(adapted: Bundle, folder: Path, *, overwrite: bool = False) -> P
     """
     with tempfile.TemporaryDirectory(prefix="omnimaint-adapted-") as tmp:
         kept = {}
-        for name in sorted(
-            set(adapted.files) - {*CORE_FILES, MANIFEST_FILE, SIGNATURE_FILE, ONNX_FILE, ONNX_INT8_FILE}
-        ):
+        for name in sorted(set(adapted.files) - {*CORE_FILES, *_NOT_KEPT}):
             kept[name] = Path(tmp) / name
             kept[name].write_bytes(adapted.read_file(name))
         return replace(adapted).save(folder, overwrite=overwrite, extra_files=kept)

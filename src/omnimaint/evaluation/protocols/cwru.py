@@ -61,6 +61,7 @@ from omnimaint.evaluation.protocols.inputs import asset_metadata, assets_of_type
 from omnimaint.evaluation.protocols.running import fit_and_score
 
 if TYPE_CHECKING:  # the predictor is handed in: scoring a bundle needs no torch import here
+    from omnimaint.data.sample_builder import WindowedDataset
     from omnimaint.inference.predictor import Predictor
 
 logger = logging.getLogger(__name__)
@@ -401,9 +402,15 @@ def score_cwru_bundle(
 
 
 def bundle_predictions(
-    dataset: Dataset, predictor: Predictor, recordings: list[Recording], test: SegmentSet, classes: list[str]
+    dataset: Dataset,
+    predictor: Predictor,
+    recordings: list[Recording],
+    test: SegmentSet,
+    classes: list[str],
+    windows: WindowedDataset | None = None,
 ) -> np.ndarray:
-    """A bundle's class of each test segment: the likeliest of ``classes``.
+    """A bundle's class of each test segment: the likeliest of ``classes`` (``windows``: those of the segments,
+    when the caller has cut them already).
 
     Raises:
         ProtocolError: if the bundle lacks some of those classes.
@@ -412,7 +419,8 @@ def bundle_predictions(
     missing = [name for name in classes if name not in known]
     if missing:
         raise ProtocolError(f"{predictor.bundle.path}: the bundle knows no fault types {missing} (it knows {known})")
-    windows = predictor.windows(dataset, anchors=segment_ends(recordings, test))
+    if windows is None:
+        windows = predictor.windows(dataset, anchors=segment_ends(recordings, test))
     output = predictor.predict_windows(windows, batch_size=256, progress=True, description="scoring test segments")
     columns = [known.index(name) for name in classes]
     return np.asarray(classes)[output.fault_probabilities[:, columns].argmax(axis=1)]

@@ -278,6 +278,7 @@ def _adapted_predictions(
     for load in np.unique(loads):
         at = loads == load
         part = SegmentSet(test.X[at], test.y[at], test.asset_ids[at], test.starts[at])
-        adapted = predictor.adapted(predictor.windows(dataset, anchors=segment_ends(recordings, part)))
-        predicted[at] = bundle_predictions(dataset, adapted, recordings, part, classes)
+        windows = predictor.windows(dataset, anchors=segment_ends(recordings, part))
+        adapted = predictor.adapted(windows)  # the same windows: adapting changes weights, not how windows are cut
+        predicted[at] = bundle_predictions(dataset, adapted, recordings, part, classes, windows)
     return predicted.astype(str)
